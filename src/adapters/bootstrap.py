@@ -1,0 +1,156 @@
+"""The composition root: the only place adapters are built and wired into the domain's services.
+
+The web app, the Dramatiq workers and the CLI all start here. Building a container connects to
+nothing; connections open on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import ModuleType
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware.asyncio import AsyncIO
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.clock import SystemClock
+from adapters.counters.memory import MemoryCounters
+from adapters.counters.redis import RedisCounters
+from adapters.db.engine import create_engine
+from adapters.db.uow import SqlUnitOfWorkFactory
+from adapters.keys import Secrets, load_secrets
+from adapters.logging import configure_logging
+from adapters.queue import runtime
+from adapters.security.passwords import Argon2Passwords
+from adapters.settings import Settings
+from domain.operations import HEARTBEAT_EVERY
+from domain.ports import Counters
+from domain.services.auth import SignIn
+from domain.services.operations import Operations
+from domain.services.staff import StaffAdmin
+from domain.throttle import LoginThrottle
+
+
+@dataclass
+class Container:
+    settings: Settings
+    secrets: Secrets
+    engine: AsyncEngine
+    redis: Redis | None
+    counters: Counters
+    sign_in: SignIn
+    staff_admin: StaffAdmin
+    operations: Operations
+    _closed: bool = field(default=False, repr=False)
+
+    def session_store(self) -> Store:
+        """Server-side sessions: Redis when configured (shared by every web process), else files under var/."""
+        if self.redis is not None:
+            return RedisStore(self.redis, namespace=f"{self.settings.redis_namespace}:sessions")
+        return FileStore(self.settings.var_dir / "sessions")
+
+    async def check_ready(self) -> dict[str, str]:
+        """Each dependency's state; raises nothing, so /readyz can say exactly what is down."""
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # readiness reports every failure kind
+            checks["database"] = f"error: {type(error).__name__}"
+        if self.redis is not None:
+            try:
+                await asyncio.wait_for(self.redis.ping(), timeout=2)
+                checks["redis"] = "ok"
+            except Exception as error:
+                checks["redis"] = f"error: {type(error).__name__}"
+        return checks
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def build(settings: Settings | None = None) -> Container:
+    """Wire every adapter into the services. Cheap, and connects to nothing until used."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    keys = load_secrets(settings)
+    clock = SystemClock()
+    engine = create_engine(settings.effective_database_url)
+    uow = SqlUnitOfWorkFactory(engine)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    counters: Counters = RedisCounters(redis, settings.redis_namespace) if redis is not None else MemoryCounters(clock)
+    passwords = Argon2Passwords()
+    throttle = LoginThrottle(
+        per_account=settings.login_failures_per_account,
+        per_ip=settings.login_failures_per_ip,
+        window=timedelta(seconds=settings.login_window_seconds),
+    )
+    decoy_hash = passwords.hash_now(secrets.token_urlsafe(16))
+    return Container(
+        settings=settings,
+        secrets=keys,
+        engine=engine,
+        redis=redis,
+        counters=counters,
+        sign_in=SignIn(uow, passwords, counters, clock, throttle, decoy_hash),
+        staff_admin=StaffAdmin(uow, passwords, clock),
+        operations=Operations(uow, clock),
+    )
+
+
+def install_broker(settings: Settings) -> dramatiq.Broker:
+    """Choose the broker, then (and only then) load the actors onto it.
+
+    Redis configured: the RedisBroker, consumed by `kaquan worker` processes. Otherwise an in-memory
+    broker consumed by the worker thread the web process runs itself (`embedded_worker`).
+    """
+    broker: dramatiq.Broker
+    if settings.redis_url:
+        broker = RedisBroker(url=settings.redis_url, namespace=f"{settings.redis_namespace}:dramatiq")
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    broker.add_middleware(AsyncIO())
+    dramatiq.set_broker(broker)
+    actors = _load_actors()
+    for actor in vars(actors).values():
+        if isinstance(actor, dramatiq.Actor) and actor.broker is not broker:
+            # Re-declared when a process installs a second broker (tests build several apps).
+            actor.broker = broker
+            broker.declare_actor(actor)
+    runtime.bind(lambda: build(settings))
+    return broker
+
+
+def embedded_worker(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Worker:
+    return dramatiq.Worker(broker, worker_threads=settings.worker_threads)
+
+
+async def send_heartbeats(clock: SystemClock | None = None) -> None:
+    """Enqueue a heartbeat now and every HEARTBEAT_EVERY, until cancelled."""
+    clock = clock or SystemClock()
+    heartbeat = _load_actors().heartbeat
+    while True:
+        await asyncio.to_thread(heartbeat.send, clock.now().isoformat())
+        await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+
+
+def _load_actors() -> ModuleType:
+    return importlib.import_module("adapters.queue.actors")

@@ -1,0 +1,196 @@
+"""`kaquan`: everything an operator scripts, on the same services as the web app.
+
+Plain text by default, JSON with --json; errors go to stderr with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from adapters import bootstrap
+from adapters.cli import demo
+from adapters.db import migrate
+from adapters.keys import MissingSecrets
+from adapters.settings import Settings
+from domain.audit import Actor
+from domain.errors import DomainError, ValidationFailed
+from domain.staff import Role, StaffMember
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, data: dict[str, Any], text: str) -> None:
+        click.echo(json.dumps(data, ensure_ascii=False, default=str) if self.as_json else text)
+
+
+def run(work: Callable[[bootstrap.Container], Awaitable[Any]]) -> Any:
+    """Build the services, run one piece of async work, close them, and turn domain errors into exit 1."""
+
+    async def main() -> Any:
+        container = bootstrap.build()
+        try:
+            return await work(container)
+        finally:
+            await container.aclose()
+
+    try:
+        return asyncio.run(main())
+    except ValidationFailed as error:
+        raise click.ClickException(
+            "invalid input: " + ", ".join(f"{k} ({v})" for k, v in error.errors.items())
+        ) from None
+    except (DomainError, MissingSecrets) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool) -> None:
+    """kaquan (卡券): sell and deliver digital rights."""
+    ctx.obj = Output(as_json)
+
+
+@cli.command()
+@click.option("--host", default=None, help="default: KAQUAN_HOST (127.0.0.1)")
+@click.option("--port", type=int, default=None, help="default: KAQUAN_PORT (8000)")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the web app (with an in-process worker unless KAQUAN_REDIS_URL is set)."""
+    import uvicorn
+
+    settings = Settings()
+    # By import string: the adapters package never imports the web layer.
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        log_config=None,  # adapters.logging owns logging
+        access_log=False,  # the app writes its own access log, with request ids
+    )
+
+
+@cli.command()
+@click.option("--processes", type=int, default=None, help="default: KAQUAN_WORKER_PROCESSES")
+@click.option("--threads", type=int, default=None, help="default: KAQUAN_WORKER_THREADS")
+def worker(processes: int | None, threads: int | None) -> None:
+    """Run Dramatiq worker processes on the Redis broker."""
+    settings = Settings()
+    if not settings.redis_url:
+        raise click.ClickException("KAQUAN_REDIS_URL is not set: without Redis, `kaquan serve` runs the worker itself")
+    from dramatiq.cli import main as dramatiq_main
+
+    sys.argv = [
+        "dramatiq",
+        "adapters.queue.worker",
+        "--processes", str(processes or settings.worker_processes),
+        "--threads", str(threads or settings.worker_threads),
+    ]  # fmt: skip
+    sys.exit(dramatiq_main())
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_obj
+def db_upgrade(out: Output, revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    settings = Settings()
+    migrate.upgrade(settings.effective_database_url, revision)
+    out.emit({"upgraded_to": revision}, f"database upgraded to {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(out: Output, revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    migrate.downgrade(Settings().effective_database_url, revision)
+    out.emit({"downgraded_to": revision}, f"database downgraded to {revision}")
+
+
+@cli.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", "display_name", default="", help="display name (default: the username)")
+@click.option("--password", envvar="KAQUAN_NEW_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.pass_obj
+def user_create(out: Output, username: str, role: str, display_name: str, password: str) -> None:
+    """Create a staff account that can log in at once."""
+    member: StaffMember = run(lambda c: c.staff_admin.create(username, display_name, role, password, Actor.cli()))
+    out.emit(
+        {"id": member.id, "username": member.username, "role": member.role},
+        f"created {member.role} {member.username} (#{member.id})",
+    )
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(out: Output) -> None:
+    """All staff accounts."""
+    team: list[StaffMember] = run(lambda c: c.staff_admin.team())
+    rows = [{"id": m.id, "username": m.username, "role": m.role, "status": m.status} for m in team]
+    out.emit(
+        {"staff": rows},
+        "\n".join(f"{r['id']:>4}  {r['username']:<32} {r['role']:<9} {r['status']}" for r in rows),
+    )
+
+
+@cli.command()
+@click.option("--demo/--no-demo", "with_demo", default=True, help="load demo data (dev mode only)")
+@click.pass_obj
+def setup(out: Output, with_demo: bool) -> None:
+    """First run: migrate, create the owner (KAQUAN_ADMIN_PASSWORD or a generated password), load demo data."""
+    settings = Settings()
+    migrate.upgrade(settings.effective_database_url)
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    owner = run(lambda c: c.staff_admin.ensure_first_owner(password))
+    if owner is None:
+        out.emit({"owner": None}, "staff accounts exist already; no owner created")
+    elif owner.generated_password:
+        out.emit(
+            {"owner": owner.username, "password": owner.generated_password},
+            f"\n  owner login: {owner.username}\n  password:    {owner.generated_password}\n"
+            "  (shown once; log in and keep it safe)\n",
+        )
+    else:
+        out.emit({"owner": owner.username}, f"owner {owner.username} created with KAQUAN_ADMIN_PASSWORD")
+    if with_demo:
+        _load_demo(out, settings)
+
+
+@cli.group(name="demo")
+def demo_group() -> None:
+    """Demo data, so a newcomer can try every capability (dev mode only)."""
+
+
+@demo_group.command("load")
+@click.pass_obj
+def demo_load(out: Output) -> None:
+    """Load demo data (idempotent)."""
+    _load_demo(out, Settings())
+
+
+def _load_demo(out: Output, settings: Settings) -> None:
+    if settings.is_production:
+        raise click.ClickException("demo data is for dev mode only")
+    loaded: list[str] = run(demo.load)
+    out.emit({"demo": loaded}, "\n".join(f"demo: {line}" for line in loaded) or "demo: already loaded")

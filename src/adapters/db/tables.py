@@ -1,0 +1,63 @@
+"""The schema, as SQLAlchemy Core tables. Domain classes stay free of SQLAlchemy; repositories map rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from adapters.db.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY is SQLite's rowid alias).
+BigId = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
+Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("display_name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("password_hash", Text),
+    Column("locale", String(8)),
+    Column("auth_version", Integer, nullable=False, server_default="1"),
+    Column("invite_token_hash", String(64), unique=True),
+    Column("invite_expires_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", Integer),
+    Column("actor_name", String(64), nullable=False),
+    Column("ip", String(45)),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False, server_default=""),
+    Column("details", Json, nullable=False),
+    Index(None, "action", "at"),
+    Index(None, "actor_kind", "actor_id", "at"),
+)
+
+worker_beats = Table(
+    "worker_beats",
+    metadata,
+    Column("worker", String(128), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("queue_lag_ms", Integer, nullable=False),
+)

@@ -1,0 +1,60 @@
+"""A unit of work over one SQLAlchemy connection: one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.db.audit import SqlAuditLog
+from adapters.db.engine import READ_ONLY
+from adapters.db.operations import SqlWorkerBeats
+from adapters.db.staff import SqlStaff
+
+
+class SqlUnitOfWork:
+    staff: SqlStaff
+    audit: SqlAuditLog
+    worker_beats: SqlWorkerBeats
+
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+        self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+        self._read_only = read_only
+        self._connection: AsyncConnection | None = None
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("a unit of work is entered once; ask the factory for another")
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.staff = SqlStaff(self._connection)
+        self.audit = SqlAuditLog(self._connection)
+        self.worker_beats = SqlWorkerBeats(self._connection)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if not self._committed:
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+
+    async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        assert self._connection is not None
+        await self._connection.commit()
+        self._committed = True
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._engine, read_only=read_only)

@@ -1,0 +1,1 @@
+"""Dramatiq: the broker is chosen by `bootstrap` before any actor module is imported."""

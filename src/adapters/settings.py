@@ -1,0 +1,55 @@
+"""Settings from the environment (prefix KAQUAN_) or a `.env` file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAQUAN_", env_file=".env", extra="ignore")
+
+    env: Mode = Mode.DEV
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(default=None, description="default: SQLite file in the data directory")
+    redis_url: str | None = Field(default=None, description="unset: in-process worker and in-memory stores")
+    redis_namespace: str = "kaquan"
+
+    # Secrets. In dev mode, missing ones are generated once into <var_dir>/keys.
+    secret_key: SecretStr | None = Field(default=None, description="signs sessions and CSRF tokens")
+    code_keys: SecretStr | None = Field(default=None, description="'id:base64key,…'; the first encrypts")
+    fingerprint_key: SecretStr | None = Field(default=None, description="HMAC key for code fingerprints")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_password: SecretStr | None = None
+    display_timezone: str = Field(default="Asia/Shanghai", description="times in the admin are shown in this zone")
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON log lines; default: on in production")
+
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 30
+    login_window_seconds: int = 900
+    session_max_age_seconds: int = 12 * 3600
+    worker_threads: int = 4
+    worker_processes: int = 2
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Mode.PRODUCTION
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'kaquan.db').resolve()}"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.is_production if self.log_json is None else self.log_json

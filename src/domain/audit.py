@@ -1,0 +1,49 @@
+"""Who did what, when, from where: the audit trail every sensitive action writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ActorKind(StrEnum):
+    STAFF = "staff"
+    CLI = "cli"
+    SYSTEM = "system"
+    ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The one responsible for an action: a signed-in staff member, an operator at the CLI, or the system."""
+
+    kind: ActorKind
+    name: str
+    id: int | None = None
+    ip: str | None = None
+
+    @classmethod
+    def staff(cls, staff_id: int, username: str, ip: str | None) -> Actor:
+        return cls(ActorKind.STAFF, username, staff_id, ip)
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls(ActorKind.CLI, "cli")
+
+    @classmethod
+    def anonymous(cls, ip: str | None) -> Actor:
+        return cls(ActorKind.ANONYMOUS, "anonymous", None, ip)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log. `details` never holds a secret (no passwords, no codes)."""
+
+    at: datetime
+    actor: Actor
+    action: str
+    target: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None

@@ -1,0 +1,104 @@
+"""The domain's view of the outside world. Adapters implement these; services depend only on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.audit import AuditEntry
+from domain.operations import WorkerBeat
+from domain.staff import StaffMember
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """Slow, salted password hashing (argon2id). Async because hashing is deliberately expensive."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str, password: str) -> bool: ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hits:
+    """A counter's value within its current window, and how long until that window ends."""
+
+    count: int
+    resets_in: timedelta
+
+
+class Counters(Protocol):
+    """Shared, expiring counters (fixed windows) for throttles and, later, risk velocity rules."""
+
+    async def add(self, key: str, amount: int, window: timedelta) -> Hits:
+        """Atomically add `amount` and return the new value; the window starts at the first add."""
+        ...
+
+    async def reset(self, key: str) -> None: ...
+
+
+class StaffRepository(Protocol):
+    async def get(self, staff_id: int) -> StaffMember | None: ...
+
+    async def by_username(self, username: str) -> StaffMember | None: ...
+
+    async def by_invite_token_hash(self, token_hash: str) -> StaffMember | None: ...
+
+    async def add(self, member: StaffMember) -> StaffMember:
+        """Store a new account and return it with its id. Raises UsernameTaken."""
+        ...
+
+    async def save(self, member: StaffMember) -> None: ...
+
+    async def all(self) -> list[StaffMember]: ...
+
+    async def active_owner_count(self) -> int:
+        """Count active owners, locking them until commit so two demotions cannot both pass."""
+        ...
+
+    async def exists(self) -> bool: ...
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    async def page(self, *, before_id: int | None, limit: int) -> list[AuditEntry]:
+        """Newest first; `before_id` continues from the last entry of the previous page."""
+        ...
+
+
+class WorkerBeats(Protocol):
+    async def record(self, beat: WorkerBeat) -> None: ...
+
+    async def all(self) -> list[WorkerBeat]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the `async with` block without `commit()` rolls everything back."""
+
+    staff: StaffRepository
+    audit: AuditLog
+    worker_beats: WorkerBeats
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A fresh unit of work; `read_only` ones never block writers (and must not write)."""
+        ...

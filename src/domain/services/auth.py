@@ -1,0 +1,77 @@
+"""Signing staff in and out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.audit import Actor, AuditEntry
+from domain.ports import Clock, Counters, PasswordHasher, UnitOfWorkFactory
+from domain.staff import InvalidCredentials, LoginThrottled, StaffMember, StaffStatus, normalize_username
+from domain.throttle import LoginThrottle
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    uow: UnitOfWorkFactory
+    passwords: PasswordHasher
+    counters: Counters
+    clock: Clock
+    throttle: LoginThrottle
+    # A real argon2 hash of a random password: unknown usernames cost as much time as known ones.
+    decoy_hash: str
+
+    async def log_in(self, username: str, password: str, ip: str) -> StaffMember:
+        """The staff member whose password this is; raises LoginThrottled or InvalidCredentials."""
+        username = normalize_username(username)
+        account_key, ip_key = self.throttle.account_key(username), self.throttle.ip_key(ip)
+        account_hits = await self.counters.add(account_key, 1, self.throttle.window)
+        ip_hits = await self.counters.add(ip_key, 1, self.throttle.window)
+        try:
+            self.throttle.check(account_hits, ip_hits)
+        except LoginThrottled:
+            await self._audit(Actor.anonymous(ip), "staff.login_throttled", username)
+            raise
+
+        async with self.uow(read_only=True) as uow:
+            member = await uow.staff.by_username(username)
+        password_ok = await self.passwords.verify(
+            member.password_hash if member and member.password_hash else self.decoy_hash, password
+        )
+        if member is None or member.id is None or not password_ok or member.status is not StaffStatus.ACTIVE:
+            await self._audit(Actor.anonymous(ip), "staff.login_failed", username)
+            raise InvalidCredentials("invalid username or password")
+
+        # Successful logins do not count against the address, nor do earlier failures against the account.
+        await self.counters.reset(account_key)
+        await self.counters.add(ip_key, -1, self.throttle.window)
+        new_hash = (
+            await self.passwords.hash(password) if self.passwords.needs_rehash(member.password_hash or "") else None
+        )
+        async with self.uow() as uow:
+            current = await uow.staff.get(member.id) or member
+            current = current.logged_in(self.clock.now())
+            if new_hash:
+                current = current.rehashed(new_hash)
+            await uow.staff.save(current)
+            await uow.audit.record(
+                AuditEntry(self.clock.now(), Actor.staff(member.id, username, ip), "staff.login", username)
+            )
+            await uow.commit()
+        return current
+
+    async def log_out(self, member: StaffMember, ip: str | None) -> None:
+        assert member.id is not None
+        await self._audit(Actor.staff(member.id, member.username, ip), "staff.logout", member.username)
+
+    async def session_member(self, staff_id: int, auth_version: int) -> StaffMember | None:
+        """The member behind a session, or None once the session has been ended by a change to the account."""
+        async with self.uow(read_only=True) as uow:
+            member = await uow.staff.get(staff_id)
+        if member is None or member.status is not StaffStatus.ACTIVE or member.auth_version != auth_version:
+            return None
+        return member
+
+    async def _audit(self, actor: Actor, action: str, target: str) -> None:
+        async with self.uow() as uow:
+            await uow.audit.record(AuditEntry(self.clock.now(), actor, action, target))
+            await uow.commit()

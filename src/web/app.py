@@ -1,0 +1,148 @@
+"""The Litestar app factory. `kaquan serve` runs it through uvicorn's factory mode."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+from litestar import Litestar, get
+from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
+from litestar.types import Middleware, OnAppInitHandler
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.security.session_auth import SessionAuth
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from adapters import bootstrap
+from adapters.bootstrap import Container
+from domain.staff import LOCALES, ROLE_PERMISSIONS, Permission, StaffMember
+from web.auth import RotatingSessionBackend, RotatingSessionConfig, member_of_session
+from web.controllers.admin import AdminController
+from web.controllers.auth import AuthController
+from web.controllers.health import healthz, readyz
+from web.controllers.staff import StaffController
+from web.errors import exception_handlers
+from web.i18n import locale_of, template_gettext
+from web.middleware import RequestContext, finish_response
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "kaquan_session"
+CSRF_COOKIE = "kaquan_csrf"
+
+
+@get("/", exclude_from_auth=True, include_in_schema=False)
+async def home() -> Redirect:
+    return Redirect("/admin")
+
+
+def create_app(container: Container | None = None) -> Litestar:
+    container = container or bootstrap.build()
+    settings = container.settings
+    broker = bootstrap.install_broker(settings)
+    display_zone = ZoneInfo(settings.display_timezone)
+
+    def setup_jinja(engine: JinjaTemplateEngine) -> None:
+        engine.register_template_callable("_", template_gettext)
+        engine.register_template_callable("locale", lambda context: locale_of(context["request"]))
+        env: Environment = engine.engine
+        env.globals.update(LOCALES=LOCALES, Permission=Permission, ROLE_PERMISSIONS=ROLE_PERMISSIONS)
+        env.filters["localtime"] = lambda moment: _localtime(moment, display_zone)
+
+    templates = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=setup_jinja)
+    async def session_user(session: dict[str, Any], _: ASGIConnection[Any, Any, Any, Any]) -> StaffMember | None:
+        return await member_of_session(session, container.sign_in)
+
+    auth = SessionAuth[StaffMember, RotatingSessionBackend](
+        retrieve_user_handler=session_user,
+        session_backend_config=RotatingSessionConfig(
+            key=SESSION_COOKIE,
+            max_age=settings.session_max_age_seconds,
+            secure=settings.is_production,
+            httponly=True,
+            samesite="lax",
+        ),
+        exclude=["^/static/"],
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Without Redis, this process consumes the queue itself; with Redis, `kaquan worker` does.
+        worker = None if settings.redis_url else bootstrap.embedded_worker(broker, settings)
+        if worker is not None:
+            worker.start()
+        heartbeats = asyncio.create_task(bootstrap.send_heartbeats())
+        try:
+            yield
+        finally:
+            heartbeats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeats
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
+            await container.aclose()
+
+    def provide(value: Any) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[
+            home,
+            healthz,
+            readyz,
+            AuthController,
+            AdminController,
+            StaffController,
+            create_static_files_router(
+                path="/static", directories=[HERE / "static"], include_in_schema=False, opt={"exclude_from_auth": True}
+            ),
+        ],
+        dependencies={
+            "sign_in": provide(container.sign_in),
+            "staff_admin": provide(container.staff_admin),
+            "operations": provide(container.operations),
+            "check_ready": provide(container.check_ready),
+        },
+        # Session auth inserts itself first; the request context goes before it so auth-phase logs carry the id.
+        on_app_init=[auth.on_app_init, _outermost(RequestContext())],
+        csrf_config=CSRFConfig(
+            secret=container.secrets.secret_key,
+            cookie_name=CSRF_COOKIE,
+            cookie_secure=settings.is_production,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+        ),
+        stores={"sessions": container.session_store()},
+        template_config=templates,
+        plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates))],
+        exception_handlers=exception_handlers,
+        before_send=[finish_response],
+        lifespan=[lifespan],
+        openapi_config=None,
+        logging_config=None,  # adapters.logging configured it already
+        debug=False,
+    )
+
+
+def _outermost(middleware: Middleware) -> OnAppInitHandler:
+    def add(app_config: AppConfig) -> AppConfig:
+        app_config.middleware.insert(0, middleware)
+        return app_config
+
+    return add
+
+
+def _localtime(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"

@@ -1,0 +1,88 @@
+"""Staff sessions: server-side, a fresh id at every login, ended as soon as the account changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import Empty, Guard, Message, ScopeSession
+
+from domain.audit import Actor
+from domain.services.auth import SignIn
+from domain.staff import Permission, StaffMember
+
+_ROTATE = "kaquan.rotate_session"
+_NEW_ID = "kaquan.new_session_id"
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Issues a new session id when a handler asks (login), so an id planted before login is worthless."""
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        state = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        if not scope_session and not state.get(_ROTATE):
+            # Nothing to keep: anonymous requests must not create a stored session each (a cheap way to fill
+            # the store); a session emptied by its request is deleted.
+            if connection.cookies.get(self.config.key) not in (None, "null"):
+                await super().store_in_message(Empty, message, connection)
+            return
+        if state.pop(_ROTATE, False):
+            old_id = connection.cookies.get(self.config.key)
+            if old_id and old_id != "null":
+                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            state[_NEW_ID] = self.generate_session_id()
+        await super().store_in_message(scope_session, message, connection)
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        return connection.scope.get("state", {}).get(_NEW_ID) or super().get_session_id(connection)
+
+
+@dataclass
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+def start_session(connection: ASGIConnection[Any, Any, Any, Any], member: StaffMember) -> None:
+    """Replace whatever session the browser had with a new one for `member`."""
+    connection.scope.setdefault("state", {})[_ROTATE] = True  # type: ignore[typeddict-item]
+    connection.set_session({"staff_id": member.id, "auth_version": member.auth_version})
+
+
+def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    connection.clear_session()
+
+
+def requires(permission: Permission) -> Guard:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        if not isinstance(user, StaffMember) or not user.can(permission):
+            raise PermissionDeniedException(f"requires {permission}")
+
+    return guard
+
+
+def actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The signed-in staff member as the audit log names them."""
+    member: StaffMember = connection.user
+    assert member.id is not None
+    return Actor.staff(member.id, member.username, client_ip(connection))
+
+
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    # uvicorn's proxy_headers has already applied X-Forwarded-For from trusted proxies.
+    return connection.client.host if connection.client else "unknown"
+
+
+async def member_of_session(session: dict[str, Any], sign_in: SignIn) -> StaffMember | None:
+    """The live account behind a session, or None once the session has been ended by an account change."""
+    try:
+        staff_id, version = int(session["staff_id"]), int(session["auth_version"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return await sign_in.session_member(staff_id, version)

@@ -1,0 +1,37 @@
+"""The merchant admin's home and its audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from domain.services.operations import Operations
+from domain.staff import Permission
+from web.auth import requires
+
+AUDIT_PAGE = 50
+
+
+class AdminController(Controller):
+    path = "/admin"
+    include_in_schema = False
+    guards = [requires(Permission.USE_ADMIN)]  # noqa: RUF012 — Litestar reads this class attribute
+
+    @get("/")
+    async def dashboard(self, request: Request[Any, Any, Any], operations: Operations) -> Template:
+        health, beats = await operations.worker_status()
+        return Template("admin/dashboard.html", context={"worker_health": health, "beats": beats[:5]})
+
+    @get("/audit", guards=[requires(Permission.VIEW_AUDIT)])
+    async def audit(
+        self, request: Request[Any, Any, Any], operations: Operations, before: int | None = None
+    ) -> Template:
+        entries = await operations.audit_page(before, AUDIT_PAGE + 1)
+        more = len(entries) > AUDIT_PAGE
+        entries = entries[:AUDIT_PAGE]
+        template = "admin/_audit_rows.html" if request.headers.get("hx-request") == "true" else "admin/audit.html"
+        return Template(
+            template, context={"entries": entries, "next_before": entries[-1].id if more and entries else None}
+        )

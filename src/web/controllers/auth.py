@@ -1,0 +1,87 @@
+"""Login, logout, accepting an invite, choosing a language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.plugins.flash import flash
+from litestar.plugins.htmx import ClientRedirect, HTMXRequest
+from litestar.response import Redirect, Template
+
+from domain.errors import ValidationFailed
+from domain.services.auth import SignIn
+from domain.services.staff import StaffAdmin
+from domain.staff import LOCALES
+from web.auth import client_ip, end_session, member_of_session, start_session
+from web.controllers.forms import Form, LocaleForm, LoginForm, PasswordForm
+from web.i18n import LOCALE_COOKIE, locale_of, remember_locale, translate
+
+
+def safe_next(target: str | None, default: str = "/admin") -> str:
+    """Only local paths: a link must not be able to send the user to another site."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
+def go(request: Request[Any, Any, Any], target: str) -> Response[Any]:
+    """Redirect that works for htmx (HX-Redirect) and for plain form posts (303)."""
+    if request.headers.get("hx-request") == "true":
+        return ClientRedirect(target)
+    return Redirect(target, status_code=303)
+
+
+class AuthController(Controller):
+    include_in_schema = False
+
+    @get("/login", exclude_from_auth=True)
+    async def login_page(
+        self, request: Request[Any, Any, Any], sign_in: SignIn, next: str | None = None
+    ) -> Response[Any]:
+        if await member_of_session(request.session, sign_in):
+            return Redirect(safe_next(next))
+        return Template("auth/login.html", context={"next": safe_next(next)})
+
+    @post("/login", exclude_from_auth=True)
+    async def login(self, request: HTMXRequest, data: Form[LoginForm], sign_in: SignIn) -> Response[Any]:
+        member = await sign_in.log_in(data.username, data.password, client_ip(request))
+        start_session(request, member)
+        remember_locale(request, member.locale or locale_of(request))
+        return go(request, safe_next(data.next))
+
+    @post("/logout")
+    async def logout(self, request: HTMXRequest, sign_in: SignIn) -> Response[Any]:
+        await sign_in.log_out(request.user, client_ip(request))
+        end_session(request)
+        return go(request, "/login")
+
+    @get("/invite/{token:str}", exclude_from_auth=True, name="invite_page")
+    async def invite_page(self, token: str, staff_admin: StaffAdmin) -> Template:
+        member = await staff_admin.invitee(token)
+        return Template("auth/invite.html", context={"member": member, "token": token})
+
+    @post("/invite/{token:str}", exclude_from_auth=True)
+    async def accept_invite(
+        self, request: HTMXRequest, token: str, data: Form[PasswordForm], staff_admin: StaffAdmin
+    ) -> Response[Any]:
+        if data.password != data.password_again:
+            raise ValidationFailed({"password_again": "passwords_differ"})
+        await staff_admin.accept_invite(token, data.password, client_ip(request))
+        flash(request, translate(locale_of(request), "invite.accepted"), "success")
+        return go(request, "/login")
+
+    @post("/locale", exclude_from_auth=True)
+    async def set_locale(
+        self, request: Request[Any, Any, Any], data: Form[LocaleForm], sign_in: SignIn, staff_admin: StaffAdmin
+    ) -> Response[Any]:
+        """Open to everyone (the login page has it too); a signed-in member also keeps it as a setting."""
+        if data.locale not in LOCALES:
+            raise ValidationFailed({"locale": "unsupported_locale"})
+        member = await member_of_session(request.session, sign_in)
+        if member is not None and member.id is not None:
+            await staff_admin.set_locale(member.id, data.locale)
+        response = go(request, safe_next(data.next, default="/"))
+        response.set_cookie(Cookie(key=LOCALE_COOKIE, value=data.locale, max_age=365 * 86400, samesite="lax"))
+        return response

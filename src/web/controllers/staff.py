@@ -1,0 +1,57 @@
+"""Owner-only staff management: invite, change role, disable and enable."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.response import Template
+
+from domain.services.staff import StaffAdmin
+from domain.staff import Permission, Role, StaffMember
+from web.auth import actor, requires
+from web.controllers.forms import Form, InviteForm, RoleForm
+
+
+class StaffController(Controller):
+    path = "/admin/staff"
+    include_in_schema = False
+    guards = [requires(Permission.MANAGE_STAFF)]  # noqa: RUF012 — Litestar reads this class attribute
+
+    @get("/")
+    async def team(self, staff_admin: StaffAdmin) -> Template:
+        return Template("staff/list.html", context={"team": await staff_admin.team(), "roles": list(Role)})
+
+    @post("/")
+    async def invite(self, request: HTMXRequest, data: Form[InviteForm], staff_admin: StaffAdmin) -> Template:
+        member, token = await staff_admin.invite(data.username, data.display_name, data.role, actor(request))
+        return self._row(request, member, invite_url=self._invite_url(request, token), created=True)
+
+    @post("/{staff_id:int}/reinvite")
+    async def reinvite(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
+        member, token = await staff_admin.reinvite(staff_id, actor(request))
+        return self._row(request, member, invite_url=self._invite_url(request, token))
+
+    @post("/{staff_id:int}/role")
+    async def change_role(
+        self, request: HTMXRequest, staff_id: int, data: Form[RoleForm], staff_admin: StaffAdmin
+    ) -> Template:
+        return self._row(request, await staff_admin.change_role(staff_id, data.role, actor(request)))
+
+    @post("/{staff_id:int}/disable")
+    async def disable(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
+        return self._row(request, await staff_admin.disable(staff_id, actor(request)))
+
+    @post("/{staff_id:int}/enable")
+    async def enable(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
+        return self._row(request, await staff_admin.enable(staff_id, actor(request)))
+
+    @staticmethod
+    def _invite_url(request: HTMXRequest, token: str) -> str:
+        return request.url_for("invite_page", token=token)
+
+    @staticmethod
+    def _row(
+        request: HTMXRequest, member: StaffMember, *, invite_url: str | None = None, created: bool = False
+    ) -> Template:
+        context = {"member": member, "roles": list(Role), "invite_url": invite_url, "me": request.user}
+        return HTMXTemplate("staff/_row.html", context=context, trigger_event="staff-invited" if created else None)
