@@ -47,6 +47,8 @@ class Counters(Protocol):
 
 
 class StaffRepository(Protocol):
+    """In a writing unit of work, members read are locked until commit: saving never loses a concurrent change."""
+
     async def get(self, staff_id: int) -> StaffMember | None: ...
 
     async def by_username(self, username: str) -> StaffMember | None: ...

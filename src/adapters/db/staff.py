@@ -13,8 +13,10 @@ from domain.staff import Role, StaffMember, StaffStatus, UsernameTaken
 
 
 class SqlStaff:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
         self._db = connection
+        # Row locks on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        self._lock = lock
 
     async def get(self, staff_id: int) -> StaffMember | None:
         return await self._one(staff.c.id == staff_id)
@@ -48,7 +50,8 @@ class SqlStaff:
         owners = (
             select(staff.c.id)
             .where(staff.c.role == Role.OWNER.value, staff.c.status == StaffStatus.ACTIVE.value)
-            .with_for_update()  # PostgreSQL row locks; SQLite's BEGIN IMMEDIATE already serialises writers
+            .order_by(staff.c.id)
+            .with_for_update()
         )
         return len((await self._db.execute(owners)).all())
 
@@ -56,7 +59,8 @@ class SqlStaff:
         return bool((await self._db.execute(select(exists(select(staff.c.id))))).scalar())
 
     async def _one(self, condition: Any) -> StaffMember | None:
-        row = (await self._db.execute(select(staff).where(condition))).mappings().first()
+        query = select(staff).where(condition)
+        row = (await self._db.execute(query.with_for_update() if self._lock else query)).mappings().first()
         return _member(row) if row else None
 
 

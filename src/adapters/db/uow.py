@@ -29,7 +29,7 @@ class SqlUnitOfWork:
             raise RuntimeError("a unit of work is entered once; ask the factory for another")
         self._connection = await self._engine.connect()
         await self._connection.begin()
-        self.staff = SqlStaff(self._connection)
+        self.staff = SqlStaff(self._connection, lock=not self._read_only)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self

@@ -100,9 +100,10 @@ class StaffAdmin:
     async def change_role(self, staff_id: int, role: Role | str, actor: Actor) -> StaffMember:
         self._not_yourself(staff_id, actor)
         async with self.uow() as uow:
+            owners = await uow.staff.active_owner_count()  # locks owners first: one lock order, no deadlock
             member = await self._get(uow, staff_id)
             before = member.role
-            member = member.with_role(role, await uow.staff.active_owner_count())
+            member = member.with_role(role, owners)
             await uow.staff.save(member)
             await self._audit(uow, actor, "staff.change_role", member, before=before, after=member.role)
             await uow.commit()
@@ -111,8 +112,8 @@ class StaffAdmin:
     async def disable(self, staff_id: int, actor: Actor) -> StaffMember:
         self._not_yourself(staff_id, actor)
         async with self.uow() as uow:
-            member = await self._get(uow, staff_id)
-            member = member.disabled(await uow.staff.active_owner_count())
+            owners = await uow.staff.active_owner_count()
+            member = (await self._get(uow, staff_id)).disabled(owners)
             await uow.staff.save(member)
             await self._audit(uow, actor, "staff.disable", member)
             await uow.commit()

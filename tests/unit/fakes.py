@@ -1,0 +1,148 @@
+"""In-memory fakes of the domain's ports: real behaviour (transactions included), no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from domain.audit import AuditEntry
+from domain.operations import WorkerBeat
+from domain.staff import Role, StaffMember, StaffStatus, UsernameTaken
+
+
+class FixedClock:
+    def __init__(self, now: datetime = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+class FakePasswords:
+    """Reversible 'hashes' tagged with a parameter version, so rehashing can be observed."""
+
+    def __init__(self, version: int = 2) -> None:
+        self.version = version
+        self.verified: list[str] = []
+
+    async def hash(self, password: str) -> str:
+        return f"v{self.version}${password}"
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verified.append(password_hash)
+        return password_hash.split("$", 1)[1] == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"v{self.version}$")
+
+
+@dataclass
+class Data:
+    staff: dict[int, StaffMember] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    beats: dict[str, WorkerBeat] = field(default_factory=dict)
+
+    def copy(self) -> Data:
+        return Data(dict(self.staff), list(self.audit), dict(self.beats))
+
+
+class FakeStaff:
+    def __init__(self, data: Data) -> None:
+        self._data = data
+
+    async def get(self, staff_id: int) -> StaffMember | None:
+        return self._data.staff.get(staff_id)
+
+    async def by_username(self, username: str) -> StaffMember | None:
+        return next((m for m in self._data.staff.values() if m.username == username), None)
+
+    async def by_invite_token_hash(self, token_hash: str) -> StaffMember | None:
+        return next((m for m in self._data.staff.values() if m.invite_token_hash == token_hash), None)
+
+    async def add(self, member: StaffMember) -> StaffMember:
+        if await self.by_username(member.username):
+            raise UsernameTaken(member.username)
+        member = replace(member, id=max(self._data.staff, default=0) + 1)
+        self._data.staff[member.id] = member  # type: ignore[index]
+        return member
+
+    async def save(self, member: StaffMember) -> None:
+        assert member.id in self._data.staff
+        self._data.staff[member.id] = member  # type: ignore[index]
+
+    async def all(self) -> list[StaffMember]:
+        return sorted(self._data.staff.values(), key=lambda m: m.username)
+
+    async def active_owner_count(self) -> int:
+        return sum(1 for m in self._data.staff.values() if m.role is Role.OWNER and m.status is StaffStatus.ACTIVE)
+
+    async def exists(self) -> bool:
+        return bool(self._data.staff)
+
+
+class FakeAudit:
+    def __init__(self, data: Data) -> None:
+        self._data = data
+
+    async def record(self, entry: AuditEntry) -> None:
+        self._data.audit.append(replace(entry, id=len(self._data.audit) + 1))
+
+    async def page(self, *, before_id: int | None, limit: int) -> list[AuditEntry]:
+        newest_first = [e for e in reversed(self._data.audit) if before_id is None or (e.id or 0) < before_id]
+        return newest_first[:limit]
+
+
+class FakeBeats:
+    def __init__(self, data: Data) -> None:
+        self._data = data
+
+    async def record(self, beat: WorkerBeat) -> None:
+        self._data.beats[beat.worker] = beat
+
+    async def all(self) -> list[WorkerBeat]:
+        return list(self._data.beats.values())
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the committed data; `commit` publishes it, leaving without commit drops it."""
+
+    def __init__(self, db: FakeDatabase, read_only: bool) -> None:
+        self._db = db
+        self._read_only = read_only
+
+    async def __aenter__(self) -> Self:
+        self._work = self._db.committed.copy()
+        self.staff = FakeStaff(self._work)
+        self.audit = FakeAudit(self._work)
+        self.worker_beats = FakeBeats(self._work)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        assert not self._read_only, "read-only unit of work committed"
+        self._db.committed = self._work
+        self._db.commits += 1
+
+
+class FakeDatabase:
+    """The factory services call for each unit of work, and the committed state tests look at."""
+
+    def __init__(self) -> None:
+        self.committed = Data()
+        self.commits = 0
+
+    def __call__(self, *, read_only: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self, read_only)
+
+    @property
+    def audit_actions(self) -> list[str]:
+        return [entry.action for entry in self.committed.audit]
