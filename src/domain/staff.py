@@ -61,8 +61,10 @@ class LoginThrottled(DomainError):
         self.retry_after = retry_after
 
 
-class UsernameTaken(DomainError):
-    code = "username_taken"
+class UsernameTaken(ValidationFailed):
+    def __init__(self, username: str) -> None:
+        super().__init__({"username": "username_taken"})
+        self.username = username
 
 
 class LastOwner(DomainError):

@@ -61,6 +61,7 @@ def create_app(container: Container | None = None) -> Litestar:
         env.filters["localtime"] = lambda moment: _localtime(moment, display_zone)
 
     templates = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=setup_jinja)
+
     async def session_user(session: dict[str, Any], _: ASGIConnection[Any, Any, Any, Any]) -> StaffMember | None:
         return await member_of_session(session, container.sign_in)
 

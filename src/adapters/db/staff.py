@@ -35,7 +35,7 @@ class SqlStaff:
             async with self._db.begin_nested():
                 new_id = (await self._db.execute(insert(staff).values(values).returning(staff.c.id))).scalar_one()
         except IntegrityError as duplicate:
-            raise UsernameTaken(f"username {member.username!r} is taken") from duplicate
+            raise UsernameTaken(member.username) from duplicate
         return await self.get(new_id) or member
 
     async def save(self, member: StaffMember) -> None:

@@ -44,14 +44,14 @@ class AuthController(Controller):
             return Redirect(safe_next(next))
         return Template("auth/login.html", context={"next": safe_next(next)})
 
-    @post("/login", exclude_from_auth=True)
+    @post("/login", exclude_from_auth=True, status_code=200)
     async def login(self, request: HTMXRequest, data: Form[LoginForm], sign_in: SignIn) -> Response[Any]:
         member = await sign_in.log_in(data.username, data.password, client_ip(request))
         start_session(request, member)
         remember_locale(request, member.locale or locale_of(request))
         return go(request, safe_next(data.next))
 
-    @post("/logout")
+    @post("/logout", status_code=200)
     async def logout(self, request: HTMXRequest, sign_in: SignIn) -> Response[Any]:
         await sign_in.log_out(request.user, client_ip(request))
         end_session(request)
@@ -62,7 +62,7 @@ class AuthController(Controller):
         member = await staff_admin.invitee(token)
         return Template("auth/invite.html", context={"member": member, "token": token})
 
-    @post("/invite/{token:str}", exclude_from_auth=True)
+    @post("/invite/{token:str}", exclude_from_auth=True, status_code=200)
     async def accept_invite(
         self, request: HTMXRequest, token: str, data: Form[PasswordForm], staff_admin: StaffAdmin
     ) -> Response[Any]:
@@ -72,7 +72,7 @@ class AuthController(Controller):
         flash(request, translate(locale_of(request), "invite.accepted"), "success")
         return go(request, "/login")
 
-    @post("/locale", exclude_from_auth=True)
+    @post("/locale", exclude_from_auth=True, status_code=200)
     async def set_locale(
         self, request: Request[Any, Any, Any], data: Form[LocaleForm], sign_in: SignIn, staff_admin: StaffAdmin
     ) -> Response[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
-from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from domain.services.staff import StaffAdmin
@@ -24,24 +24,24 @@ class StaffController(Controller):
     @post("/")
     async def invite(self, request: HTMXRequest, data: Form[InviteForm], staff_admin: StaffAdmin) -> Template:
         member, token = await staff_admin.invite(data.username, data.display_name, data.role, actor(request))
-        return self._row(request, member, invite_url=self._invite_url(request, token), created=True)
+        return self._row(request, member, invite_url=self._invite_url(request, token))
 
-    @post("/{staff_id:int}/reinvite")
+    @post("/{staff_id:int}/reinvite", status_code=200)
     async def reinvite(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
         member, token = await staff_admin.reinvite(staff_id, actor(request))
         return self._row(request, member, invite_url=self._invite_url(request, token))
 
-    @post("/{staff_id:int}/role")
+    @post("/{staff_id:int}/role", status_code=200)
     async def change_role(
         self, request: HTMXRequest, staff_id: int, data: Form[RoleForm], staff_admin: StaffAdmin
     ) -> Template:
         return self._row(request, await staff_admin.change_role(staff_id, data.role, actor(request)))
 
-    @post("/{staff_id:int}/disable")
+    @post("/{staff_id:int}/disable", status_code=200)
     async def disable(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
         return self._row(request, await staff_admin.disable(staff_id, actor(request)))
 
-    @post("/{staff_id:int}/enable")
+    @post("/{staff_id:int}/enable", status_code=200)
     async def enable(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
         return self._row(request, await staff_admin.enable(staff_id, actor(request)))
 
@@ -50,8 +50,6 @@ class StaffController(Controller):
         return request.url_for("invite_page", token=token)
 
     @staticmethod
-    def _row(
-        request: HTMXRequest, member: StaffMember, *, invite_url: str | None = None, created: bool = False
-    ) -> Template:
+    def _row(request: HTMXRequest, member: StaffMember, *, invite_url: str | None = None) -> Template:
         context = {"member": member, "roles": list(Role), "invite_url": invite_url, "me": request.user}
-        return HTMXTemplate("staff/_row.html", context=context, trigger_event="staff-invited" if created else None)
+        return Template("staff/_row.html", context=context)

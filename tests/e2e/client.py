@@ -1,0 +1,38 @@
+"""A browser-like HTTP client: keeps cookies, reads the CSRF token from the page, posts forms."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    def __init__(self, base_url: str, **headers: str) -> None:
+        self.http = httpx.Client(base_url=base_url, headers=headers, follow_redirects=False, timeout=10)
+        self.csrf = ""
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        response = self.http.get(path, **kwargs)
+        if found := TOKEN.search(response.text):
+            self.csrf = found.group(1)
+        return response
+
+    def post(self, path: str, data: dict[str, str] | None = None, *, htmx: bool = False) -> httpx.Response:
+        """Like a form post (token in the body), or like htmx (token in the header)."""
+        if not self.csrf:
+            self.get("/login")
+        if htmx:
+            headers = {"HX-Request": "true", "x-csrftoken": self.csrf}
+            return self.http.post(path, data=data or {}, headers=headers)
+        return self.http.post(path, data={**(data or {}), "_csrf_token": self.csrf})
+
+    def login(self, username: str, password: str, *, htmx: bool = False) -> httpx.Response:
+        self.get("/login")
+        return self.post("/login", {"username": username, "password": password, "next": "/admin"}, htmx=htmx)
+
+    @property
+    def session(self) -> str | None:
+        return self.http.cookies.get("kaquan_session")

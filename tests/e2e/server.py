@@ -1,0 +1,96 @@
+"""The real app as a subprocess: `kaquan setup`, then `kaquan serve` (and `kaquan worker` with Redis)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+KAQUAN = [str(Path(sys.executable).parent / "kaquan")]
+OWNER_PASSWORD = "owner's e2e password"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    log: Path
+
+    def kaquan(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*KAQUAN, *args], env={**self.env, **env}, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    def add_staff(self, username: str, role: str, password: str) -> None:
+        done = self.kaquan("user", "create", username, "--role", role, KAQUAN_NEW_PASSWORD=password)
+        assert done.returncode == 0, done.stderr
+
+
+@contextmanager
+def running_app(tmp: Path, **env: str) -> Iterator[Server]:
+    # The app's own settings come only from here, never from whoever runs the tests.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("KAQUAN_") or k.startswith("KAQUAN_TEST_")}
+    environment = {
+        **inherited,
+        "KAQUAN_VAR_DIR": str(tmp / "var"),
+        "KAQUAN_ADMIN_PASSWORD": OWNER_PASSWORD,
+        "KAQUAN_LOG_JSON": "true",
+        **env,
+    }
+    setup = subprocess.run(
+        [*KAQUAN, "setup", "--no-demo"], env=environment, capture_output=True, text=True, check=False
+    )
+    assert setup.returncode == 0, setup.stderr
+    port = free_port()
+    log = tmp / "server.log"
+    processes = []
+    with log.open("w") as sink:
+        processes.append(
+            subprocess.Popen([*KAQUAN, "serve", "--port", str(port)], env=environment, stdout=sink, stderr=sink)
+        )
+        if env.get("KAQUAN_REDIS_URL"):
+            processes.append(
+                subprocess.Popen(
+                    [*KAQUAN, "worker", "--processes", "1", "--threads", "2"], env=environment, stdout=sink, stderr=sink
+                )
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_healthy(url, processes[0], log)
+            yield Server(url, environment, log)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy:\n{log.read_text()}")

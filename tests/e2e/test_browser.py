@@ -1,0 +1,106 @@
+"""Headless Chromium through the real pages: sign-in, errors in place, htmx forms with CSRF."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.server import OWNER_PASSWORD, Server
+from tests.services import unavailable
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = os.environ.get("KAQUAN_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(executable):
+        unavailable(f"browser test skipped: no Chromium at {executable} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, app_server: Server):
+    context = browser.new_context(base_url=app_server.url, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # 4xx answers to htmx requests are expected (errors shown in place); broken assets are not.
+    page.on(
+        "response",
+        lambda response: errors.append(f"{response.status} {response.url}")
+        if response.status >= 400 and response.request.resource_type in ("script", "stylesheet", "image", "font")
+        else None,
+    )
+    yield page
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def sign_in(page, username: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def session_cookie(page) -> str | None:
+    return next((c["value"] for c in page.context.cookies() if c["name"] == "kaquan_session"), None)
+
+
+def test_the_owner_signs_in_through_the_login_page_and_sees_the_admin(page):
+    sign_in(page, "owner", OWNER_PASSWORD)
+    page.wait_for_url("**/admin")
+    assert page.get_by_role("heading", name="Welcome, Owner").is_visible()
+    assert page.get_by_role("link", name="Staff").is_visible()
+    assert session_cookie(page)
+
+
+def test_a_wrong_password_shows_an_error_in_place_and_no_session(page):
+    sign_in(page, "owner", "definitely wrong")
+    error = page.locator("#login-form .form-errors")
+    error.get_by_text("Wrong username or password.").wait_for()
+    assert page.url.endswith("/login")
+    assert page.get_by_label("Username").input_value() == "owner", "the form keeps what was typed"
+    assert session_cookie(page) is None
+
+
+def test_the_owner_invites_a_member_with_an_htmx_form(page):
+    sign_in(page, "owner", OWNER_PASSWORD)
+    page.wait_for_url("**/admin")
+    page.get_by_role("link", name="Staff").click()
+    form = page.locator("#invite-staff")
+    form.get_by_label("Username").fill("owner")
+    form.get_by_role("button", name="Invite").click()
+    form.locator(".form-errors").get_by_text("That username is already taken.").wait_for()
+    assert form.get_by_label("Username").get_attribute("aria-invalid") == "true"
+    form.get_by_label("Username").fill("browser.made")
+    form.get_by_label("Role").select_option("finance")
+    form.get_by_role("button", name="Invite").click()
+    row = page.locator("tbody.member", has_text="browser.made")
+    row.wait_for()
+    assert "Finance" in row.inner_text() and "Invited" in row.inner_text()
+    assert "/invite/" in row.locator("input.copy-source").input_value()
+    assert form.get_by_label("Username").input_value() == "", "the form resets after a success"
+
+
+def test_the_language_switch_changes_the_page(page):
+    page.goto("/login")
+    page.get_by_role("button", name="中文").click()
+    page.get_by_role("heading", name="商户登录").wait_for()
