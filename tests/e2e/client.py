@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -14,8 +15,14 @@ class Browser:
         self.http = httpx.Client(base_url=base_url, headers=headers, follow_redirects=False, timeout=10)
         self.csrf = ""
 
-    def get(self, path: str, **kwargs) -> httpx.Response:
-        response = self.http.get(path, **kwargs)
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+        # Sends every cookie it holds, Secure ones too: browsers treat 127.0.0.1 as a secure context, httpx does not.
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
+        headers = {**(headers or {}), **({"Cookie": cookie} if cookie else {})}
+        return self.http.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.request("GET", path, **kwargs)
         if found := TOKEN.search(response.text):
             self.csrf = found.group(1)
         return response
@@ -25,9 +32,8 @@ class Browser:
         if not self.csrf:
             self.get("/login")
         if htmx:
-            headers = {"HX-Request": "true", "x-csrftoken": self.csrf}
-            return self.http.post(path, data=data or {}, headers=headers)
-        return self.http.post(path, data={**(data or {}), "_csrf_token": self.csrf})
+            return self.request("POST", path, data=data or {}, headers={"HX-Request": "true", "x-csrftoken": self.csrf})
+        return self.request("POST", path, data={**(data or {}), "_csrf_token": self.csrf})
 
     def login(self, username: str, password: str, *, htmx: bool = False) -> httpx.Response:
         self.get("/login")
@@ -35,4 +41,4 @@ class Browser:
 
     @property
     def session(self) -> str | None:
-        return self.http.cookies.get("kaquan_session")
+        return next((c.value for c in self.http.cookies.jar if c.name == "kaquan_session"), None)
