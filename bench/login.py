@@ -17,9 +17,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.security.passwords import Argon2Passwords  # noqa: E402
-from tests.e2e.client import TOKEN  # noqa: E402
-from tests.e2e.server import OWNER_PASSWORD, running_app  # noqa: E402
+from tests.e2e.client import TOKEN
+from tests.e2e.server import OWNER_PASSWORD, running_app
+
+from adapters.security.passwords import Argon2Passwords
 
 ROUNDS = 48
 MAX_CLIENTS = 16

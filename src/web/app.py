@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 from litestar import Litestar, get
 from litestar.config.app import AppConfig
-from litestar.connection import ASGIConnection
-from litestar.types import Middleware, OnAppInitHandler
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
@@ -24,6 +23,7 @@ from litestar.response import Redirect
 from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Middleware, OnAppInitHandler
 
 from adapters import bootstrap
 from adapters.bootstrap import Container

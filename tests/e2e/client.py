@@ -15,7 +15,9 @@ class Browser:
         self.http = httpx.Client(base_url=base_url, headers=headers, follow_redirects=False, timeout=10)
         self.csrf = ""
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         # Sends every cookie it holds, Secure ones too: browsers treat 127.0.0.1 as a secure context, httpx does not.
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
         headers = {**(headers or {}), **({"Cookie": cookie} if cookie else {})}

@@ -44,9 +44,11 @@ def page(browser, app_server: Server):
     # 4xx answers to htmx requests are expected (errors shown in place); broken assets are not.
     page.on(
         "response",
-        lambda response: errors.append(f"{response.status} {response.url}")
-        if response.status >= 400 and response.request.resource_type in ("script", "stylesheet", "image", "font")
-        else None,
+        lambda response: (
+            errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 and response.request.resource_type in ("script", "stylesheet", "image", "font")
+            else None
+        ),
     )
     yield page
     context.close()

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from redis.asyncio import Redis
 
+from adapters.clock import SystemClock
 from adapters.counters.memory import MemoryCounters
 from adapters.counters.redis import RedisCounters
-from adapters.clock import SystemClock
 from domain.services.auth import SignIn
 from domain.staff import InvalidCredentials, LoginThrottled
 from domain.throttle import LoginThrottle
