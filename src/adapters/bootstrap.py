@@ -58,7 +58,9 @@ class Container:
         """Server-side sessions: Redis when configured (shared by every web process), else files under var/."""
         if self.redis is not None:
             return RedisStore(self.redis, namespace=f"{self.settings.redis_namespace}:sessions")
-        return FileStore(self.settings.var_dir / "sessions")
+        path = self.settings.var_dir / "sessions"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return FileStore(path)
 
     async def check_ready(self) -> dict[str, str]:
         """Each dependency's state; raises nothing, so /readyz can say exactly what is down."""

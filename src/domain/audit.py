@@ -25,7 +25,7 @@ class Actor:
     ip: str | None = None
 
     @classmethod
-    def staff(cls, staff_id: int, username: str, ip: str | None) -> Actor:
+    def staff(cls, staff_id: int | None, username: str, ip: str | None) -> Actor:
         return cls(ActorKind.STAFF, username, staff_id, ip)
 
     @classmethod

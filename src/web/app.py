@@ -22,6 +22,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
+from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 from litestar.types import Middleware, OnAppInitHandler
 
@@ -77,8 +78,12 @@ def create_app(container: Container | None = None) -> Litestar:
         exclude=["^/static/"],
     )
 
+    sessions = container.session_store()
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if isinstance(sessions, FileStore):
+            await sessions.delete_expired()  # Redis expires its own keys; session files need pruning
         # Without Redis, this process consumes the queue itself; with Redis, `kaquan worker` does.
         worker = None if settings.redis_url else bootstrap.embedded_worker(broker, settings)
         if worker is not None:
@@ -125,7 +130,7 @@ def create_app(container: Container | None = None) -> Litestar:
             cookie_samesite="lax",
             header_name="x-csrftoken",
         ),
-        stores={"sessions": container.session_store()},
+        stores={"sessions": sessions},
         template_config=templates,
         plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates))],
         exception_handlers=exception_handlers,

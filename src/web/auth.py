@@ -70,7 +70,6 @@ def requires(permission: Permission) -> Guard:
 def actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     """The signed-in staff member as the audit log names them."""
     member: StaffMember = connection.user
-    assert member.id is not None
     return Actor.staff(member.id, member.username, client_ip(connection))
 
 

@@ -58,10 +58,6 @@ def locale_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return str(state[_STATE_KEY])
 
 
-def remember_locale(connection: ASGIConnection[Any, Any, Any, Any], locale: str) -> None:
-    connection.scope.setdefault("state", {})[_STATE_KEY] = locale  # type: ignore[typeddict-item]
-
-
 def _decide(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The signed-in member's setting, else the language cookie, else Accept-Language, else zh-CN."""
     user = connection.scope.get("user")

@@ -133,3 +133,15 @@ async def test_a_sign_in_racing_a_disable_never_revives_the_account(container):
         )
         assert (await admin.get(clerk.id)).status.value == "disabled"
         await admin.enable(clerk.id, Actor.cli())
+
+
+async def test_an_invite_link_raced_by_two_tabs_is_used_once(container):
+    admin = container.staff_admin
+    _, token = await admin.invite("dana", "", Role.CLERK, Actor.cli())
+    results = await asyncio.gather(
+        admin.accept_invite(token, "first tab password", None),
+        admin.accept_invite(token, "second tab password", None),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["InvalidInvite", "StaffMember"]
+    assert [e.action for e in await container.operations.audit_page(None)].count("staff.accept_invite") == 1

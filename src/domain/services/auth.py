@@ -60,7 +60,6 @@ class SignIn:
         return current
 
     async def log_out(self, member: StaffMember, ip: str | None) -> None:
-        assert member.id is not None
         await self._audit(Actor.staff(member.id, member.username, ip), "staff.logout", member.username)
 
     async def session_member(self, staff_id: int, auth_version: int) -> StaffMember | None:

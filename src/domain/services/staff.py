@@ -85,15 +85,17 @@ class StaffAdmin:
         return member
 
     async def accept_invite(self, token: str, password: str, ip: str | None) -> StaffMember:
-        member = await self.invitee(token)
-        validate_password(password, member.username)
+        validate_password(password, (await self.invitee(token)).username)
         password_hash = await self.passwords.hash(password)
         async with self.uow() as uow:
-            member = await self._get(uow, member.id or 0)
-            member.check_invite(token, self.clock.now())  # again, inside the transaction: links are one-time
+            # Checked again inside the transaction (the row is locked): a link is used once, even when raced.
+            member = await uow.staff.by_invite_token_hash(hash_token(token))
+            if member is None:
+                raise InvalidInvite("this invite link is invalid or has expired")
+            member.check_invite(token, self.clock.now())
             member = member.with_password(password_hash)
             await uow.staff.save(member)
-            await self._audit(uow, Actor.staff(member.id or 0, member.username, ip), "staff.accept_invite", member)
+            await self._audit(uow, Actor.staff(member.id, member.username, ip), "staff.accept_invite", member)
             await uow.commit()
         return member
 

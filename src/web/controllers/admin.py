@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from domain.services.operations import Operations
@@ -20,13 +22,16 @@ class AdminController(Controller):
     guards = [requires(Permission.USE_ADMIN)]  # noqa: RUF012 — Litestar reads this class attribute
 
     @get("/")
-    async def dashboard(self, request: Request[Any, Any, Any], operations: Operations) -> Template:
+    async def dashboard(self, request: Request[Any, Any, Any], operations: NamedDependency[Operations]) -> Template:
         health, beats = await operations.worker_status()
         return Template("admin/dashboard.html", context={"worker_health": health, "beats": beats[:5]})
 
     @get("/audit", guards=[requires(Permission.VIEW_AUDIT)])
     async def audit(
-        self, request: Request[Any, Any, Any], operations: Operations, before: int | None = None
+        self,
+        request: Request[Any, Any, Any],
+        operations: NamedDependency[Operations],
+        before: FromQuery[int | None] = None,
     ) -> Template:
         entries = await operations.audit_page(before, AUDIT_PAGE + 1)
         more = len(entries) > AUDIT_PAGE

@@ -6,6 +6,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.plugins.htmx import ClientRedirect, HTMXRequest
 from litestar.response import Redirect, Template
@@ -16,7 +18,7 @@ from domain.services.staff import StaffAdmin
 from domain.staff import LOCALES
 from web.auth import client_ip, end_session, member_of_session, start_session
 from web.controllers.forms import Form, LocaleForm, LoginForm, PasswordForm
-from web.i18n import LOCALE_COOKIE, locale_of, remember_locale, translate
+from web.i18n import LOCALE_COOKIE, locale_of, translate
 
 
 def safe_next(target: str | None, default: str = "/admin") -> str:
@@ -38,33 +40,38 @@ class AuthController(Controller):
 
     @get("/login", exclude_from_auth=True)
     async def login_page(
-        self, request: Request[Any, Any, Any], sign_in: SignIn, next: str | None = None
+        self, request: Request[Any, Any, Any], sign_in: NamedDependency[SignIn], next: FromQuery[str | None] = None
     ) -> Response[Any]:
         if await member_of_session(request.session, sign_in):
             return Redirect(safe_next(next))
         return Template("auth/login.html", context={"next": safe_next(next)})
 
     @post("/login", exclude_from_auth=True, status_code=200)
-    async def login(self, request: HTMXRequest, data: Form[LoginForm], sign_in: SignIn) -> Response[Any]:
+    async def login(
+        self, request: HTMXRequest, data: Form[LoginForm], sign_in: NamedDependency[SignIn]
+    ) -> Response[Any]:
         member = await sign_in.log_in(data.username, data.password, client_ip(request))
         start_session(request, member)
-        remember_locale(request, member.locale or locale_of(request))
         return go(request, safe_next(data.next))
 
     @post("/logout", status_code=200)
-    async def logout(self, request: HTMXRequest, sign_in: SignIn) -> Response[Any]:
+    async def logout(self, request: HTMXRequest, sign_in: NamedDependency[SignIn]) -> Response[Any]:
         await sign_in.log_out(request.user, client_ip(request))
         end_session(request)
         return go(request, "/login")
 
     @get("/invite/{token:str}", exclude_from_auth=True, name="invite_page")
-    async def invite_page(self, token: str, staff_admin: StaffAdmin) -> Template:
+    async def invite_page(self, token: FromPath[str], staff_admin: NamedDependency[StaffAdmin]) -> Template:
         member = await staff_admin.invitee(token)
         return Template("auth/invite.html", context={"member": member, "token": token})
 
     @post("/invite/{token:str}", exclude_from_auth=True, status_code=200)
     async def accept_invite(
-        self, request: HTMXRequest, token: str, data: Form[PasswordForm], staff_admin: StaffAdmin
+        self,
+        request: HTMXRequest,
+        token: FromPath[str],
+        data: Form[PasswordForm],
+        staff_admin: NamedDependency[StaffAdmin],
     ) -> Response[Any]:
         if data.password != data.password_again:
             raise ValidationFailed({"password_again": "passwords_differ"})
@@ -74,7 +81,11 @@ class AuthController(Controller):
 
     @post("/locale", exclude_from_auth=True, status_code=200)
     async def set_locale(
-        self, request: Request[Any, Any, Any], data: Form[LocaleForm], sign_in: SignIn, staff_admin: StaffAdmin
+        self,
+        request: Request[Any, Any, Any],
+        data: Form[LocaleForm],
+        sign_in: NamedDependency[SignIn],
+        staff_admin: NamedDependency[StaffAdmin],
     ) -> Response[Any]:
         """Open to everyone (the login page has it too); a signed-in member also keeps it as a setting."""
         if data.locale not in LOCALES:

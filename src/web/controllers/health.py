@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import Response
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
@@ -17,7 +18,7 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", exclude_from_auth=True, include_in_schema=False, cache=False)
-async def readyz(check_ready: ReadinessCheck) -> Response[dict[str, object]]:
+async def readyz(check_ready: NamedDependency[ReadinessCheck]) -> Response[dict[str, object]]:
     """Able to do real work: the database answers (and Redis, when configured)."""
     checks = await check_ready()
     ok = all(state == "ok" for state in checks.values())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
@@ -18,31 +20,43 @@ class StaffController(Controller):
     guards = [requires(Permission.MANAGE_STAFF)]  # noqa: RUF012 — Litestar reads this class attribute
 
     @get("/")
-    async def team(self, staff_admin: StaffAdmin) -> Template:
+    async def team(self, staff_admin: NamedDependency[StaffAdmin]) -> Template:
         return Template("staff/list.html", context={"team": await staff_admin.team(), "roles": list(Role)})
 
     @post("/")
-    async def invite(self, request: HTMXRequest, data: Form[InviteForm], staff_admin: StaffAdmin) -> Template:
+    async def invite(
+        self, request: HTMXRequest, data: Form[InviteForm], staff_admin: NamedDependency[StaffAdmin]
+    ) -> Template:
         member, token = await staff_admin.invite(data.username, data.display_name, data.role, actor(request))
         return self._row(request, member, invite_url=self._invite_url(request, token))
 
     @post("/{staff_id:int}/reinvite", status_code=200)
-    async def reinvite(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
+    async def reinvite(
+        self, request: HTMXRequest, staff_id: FromPath[int], staff_admin: NamedDependency[StaffAdmin]
+    ) -> Template:
         member, token = await staff_admin.reinvite(staff_id, actor(request))
         return self._row(request, member, invite_url=self._invite_url(request, token))
 
     @post("/{staff_id:int}/role", status_code=200)
     async def change_role(
-        self, request: HTMXRequest, staff_id: int, data: Form[RoleForm], staff_admin: StaffAdmin
+        self,
+        request: HTMXRequest,
+        staff_id: FromPath[int],
+        data: Form[RoleForm],
+        staff_admin: NamedDependency[StaffAdmin],
     ) -> Template:
         return self._row(request, await staff_admin.change_role(staff_id, data.role, actor(request)))
 
     @post("/{staff_id:int}/disable", status_code=200)
-    async def disable(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
+    async def disable(
+        self, request: HTMXRequest, staff_id: FromPath[int], staff_admin: NamedDependency[StaffAdmin]
+    ) -> Template:
         return self._row(request, await staff_admin.disable(staff_id, actor(request)))
 
     @post("/{staff_id:int}/enable", status_code=200)
-    async def enable(self, request: HTMXRequest, staff_id: int, staff_admin: StaffAdmin) -> Template:
+    async def enable(
+        self, request: HTMXRequest, staff_id: FromPath[int], staff_admin: NamedDependency[StaffAdmin]
+    ) -> Template:
         return self._row(request, await staff_admin.enable(staff_id, actor(request)))
 
     @staticmethod

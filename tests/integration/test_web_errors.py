@@ -1,0 +1,24 @@
+"""An unexpected failure shows a page with a reference, never the internals behind it."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.testing import TestClient
+
+from adapters import bootstrap
+from web.app import create_app
+
+
+@get("/boom", exclude_from_auth=True)
+async def boom() -> None:
+    raise RuntimeError("secret internals: dsn=postgresql://user:pw@db")
+
+
+def test_a_500_page_carries_a_request_id_and_no_internals(settings):
+    app = create_app(bootstrap.build(settings))
+    app.register(boom)
+    with TestClient(app) as client:
+        response = client.get("/boom", headers={"Accept-Language": "en"})
+    assert response.status_code == 500
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    assert f"Reference: {response.headers['x-request-id']}" in response.text
