@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -100,6 +101,24 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(container):
     async with container.engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 10_000
+
+
+async def test_sqlite_write_transactions_take_the_write_lock_at_begin(container, settings):
+    """BEGIN IMMEDIATE: a writer holds the lock from its first moment, so two writers never deadlock on upgrade."""
+    if container.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    path = settings.effective_database_url.split("///", 1)[1]
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with SqlUnitOfWorkFactory(container.engine)() as _writer:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            async with SqlUnitOfWorkFactory(container.engine)(read_only=True) as reader:
+                assert await reader.staff.all() == []  # readers are not blocked by the writer
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
 
 
 async def test_two_owners_disabling_each_other_at_once_leave_one_owner(container):
