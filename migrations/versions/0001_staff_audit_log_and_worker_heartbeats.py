@@ -19,7 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -67,7 +66,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     op.drop_table("worker_beats")
     op.drop_table("staff")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:

@@ -37,6 +37,7 @@ from adapters.settings import Settings
 from domain.operations import HEARTBEAT_EVERY
 from domain.ports import Counters
 from domain.services.auth import SignIn
+from domain.services.catalog import Catalog
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
 from domain.throttle import LoginThrottle
@@ -52,6 +53,7 @@ class Container:
     sign_in: SignIn
     staff_admin: StaffAdmin
     operations: Operations
+    catalog: Catalog
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -114,6 +116,7 @@ def build(settings: Settings | None = None) -> Container:
         sign_in=SignIn(uow, passwords, counters, clock, throttle, decoy_hash),
         staff_admin=StaffAdmin(uow, passwords, clock),
         operations=Operations(uow, clock),
+        catalog=Catalog(uow, clock),
     )
 
 

@@ -8,7 +8,9 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.audit import AuditEntry
+from domain.catalog import Product, ProductQuery
 from domain.operations import WorkerBeat
+from domain.paging import Page, PageRequest
 from domain.staff import StaffMember
 
 
@@ -70,6 +72,24 @@ class StaffRepository(Protocol):
     async def exists(self) -> bool: ...
 
 
+class ProductRepository(Protocol):
+    async def get(self, product_id: int) -> Product | None: ...
+
+    async def by_sku(self, sku: str) -> Product | None: ...
+
+    async def add(self, product: Product) -> Product:
+        """Store a new product and return it with its id. Raises SkuTaken."""
+        ...
+
+    async def save(self, product: Product) -> None: ...
+
+    async def search(self, query: ProductQuery, page: PageRequest) -> Page[Product]:
+        """Matching products, newest first."""
+        ...
+
+    async def categories(self) -> list[str]: ...
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
@@ -88,6 +108,7 @@ class UnitOfWork(Protocol):
     """One transaction. Leaving the `async with` block without `commit()` rolls everything back."""
 
     staff: StaffRepository
+    products: ProductRepository
     audit: AuditLog
     worker_beats: WorkerBeats
 

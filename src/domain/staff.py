@@ -25,14 +25,17 @@ class Permission(StrEnum):
     USE_ADMIN = "use_admin"
     MANAGE_STAFF = "manage_staff"
     VIEW_AUDIT = "view_audit"
+    VIEW_CATALOG = "view_catalog"
+    MANAGE_CATALOG = "manage_catalog"
 
 
+_EVERY_ROLE = frozenset({Permission.USE_ADMIN, Permission.VIEW_CATALOG})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.OPERATOR: frozenset({Permission.USE_ADMIN}),
-    Role.FINANCE: frozenset({Permission.USE_ADMIN}),
-    Role.SUPPORT: frozenset({Permission.USE_ADMIN}),
-    Role.CLERK: frozenset({Permission.USE_ADMIN}),
+    Role.OPERATOR: _EVERY_ROLE | {Permission.MANAGE_CATALOG},
+    Role.FINANCE: _EVERY_ROLE,
+    Role.SUPPORT: _EVERY_ROLE,
+    Role.CLERK: _EVERY_ROLE,
 }
 
 

@@ -28,11 +28,13 @@ from litestar.types import Middleware, OnAppInitHandler
 
 from adapters import bootstrap
 from adapters.bootstrap import Container
+from domain.money import Money
 from domain.staff import LOCALES, ROLE_PERMISSIONS, Permission, StaffMember
 from web.auth import RotatingSessionBackend, RotatingSessionConfig, member_of_session
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
 from web.controllers.health import healthz, readyz
+from web.controllers.products import ProductController
 from web.controllers.staff import StaffController
 from web.errors import exception_handlers
 from web.i18n import locale_of, template_gettext
@@ -60,6 +62,7 @@ def create_app(container: Container | None = None) -> Litestar:
         env: Environment = engine.engine
         env.globals.update(LOCALES=LOCALES, Permission=Permission, ROLE_PERMISSIONS=ROLE_PERMISSIONS)
         env.filters["localtime"] = lambda moment: _localtime(moment, display_zone)
+        env.filters["money"] = _money
 
     templates = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=setup_jinja)
 
@@ -110,6 +113,7 @@ def create_app(container: Container | None = None) -> Litestar:
             AuthController,
             AdminController,
             StaffController,
+            ProductController,
             create_static_files_router(
                 path="/static", directories=[HERE / "static"], include_in_schema=False, opt={"exclude_from_auth": True}
             ),
@@ -118,6 +122,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "sign_in": provide(container.sign_in),
             "staff_admin": provide(container.staff_admin),
             "operations": provide(container.operations),
+            "catalog": provide(container.catalog),
             "check_ready": provide(container.check_ready),
         },
         # Session auth inserts itself first; the request context goes before it so auth-phase logs carry the id.
@@ -148,6 +153,10 @@ def _outermost(middleware: Middleware) -> OnAppInitHandler:
         return app_config
 
     return add
+
+
+def _money(value: Money) -> str:
+    return f"¥{value.amount}" if value.currency == "CNY" else str(value)
 
 
 def _localtime(moment: datetime | None, zone: ZoneInfo) -> str:

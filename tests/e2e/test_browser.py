@@ -106,3 +106,27 @@ def test_the_language_switch_changes_the_page(page):
     page.goto("/login")
     page.get_by_role("button", name="中文").click()
     page.get_by_role("heading", name="商户登录").wait_for()
+
+
+def test_the_owner_adds_a_product_and_finds_it_with_live_search(page):
+    sign_in(page, "owner", OWNER_PASSWORD)
+    page.wait_for_url("**/admin")
+    page.get_by_role("link", name="Products").click()
+    page.get_by_role("link", name="New product").click()
+    form = page.locator("#product-form")
+    form.get_by_label("SKU").fill("browser-card")
+    form.get_by_label("Name").fill("Browser Gift Card")
+    form.get_by_label("Face value").fill("100")
+    form.get_by_label("Retail price").fill("99.999")
+    form.get_by_role("button", name="Save").click()
+    form.locator(".form-errors").get_by_text("Retail price").wait_for()
+    assert form.get_by_label("Retail price").get_attribute("aria-invalid") == "true"
+    form.get_by_label("Retail price").fill("95.00")
+    form.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/admin/products")
+    page.get_by_text("Product BROWSER-CARD created.").wait_for()
+    page.get_by_label("Search").fill("browser-c")
+    page.wait_for_url("**/admin/products?q=browser-c*")
+    rows = page.locator("#product-table tbody")
+    rows.first.wait_for()
+    assert rows.count() == 1 and "¥95.00" in rows.first.inner_text()

@@ -7,6 +7,7 @@ import pytest
 
 from adapters.counters.memory import MemoryCounters
 from domain.services.auth import SignIn
+from domain.services.catalog import Catalog
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
 from domain.throttle import LoginThrottle
@@ -22,6 +23,7 @@ class World:
     sign_in: SignIn
     staff_admin: StaffAdmin
     operations: Operations
+    catalog: Catalog
 
 
 @pytest.fixture
@@ -37,4 +39,5 @@ def world() -> World:
         SignIn(db, passwords, counters, clock, throttle, decoy_hash="v2$decoy-never-matches"),
         StaffAdmin(db, passwords, clock),
         Operations(db, clock),
+        Catalog(db, clock),
     )

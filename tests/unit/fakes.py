@@ -8,7 +8,9 @@ from types import TracebackType
 from typing import Self
 
 from domain.audit import AuditEntry
+from domain.catalog import Product, ProductQuery, SkuTaken
 from domain.operations import WorkerBeat
+from domain.paging import Page, PageRequest
 from domain.staff import Role, StaffMember, StaffStatus, UsernameTaken
 
 
@@ -44,11 +46,12 @@ class FakePasswords:
 @dataclass
 class Data:
     staff: dict[int, StaffMember] = field(default_factory=dict)
+    products: dict[int, Product] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     beats: dict[str, WorkerBeat] = field(default_factory=dict)
 
     def copy(self) -> Data:
-        return Data(dict(self.staff), list(self.audit), dict(self.beats))
+        return Data(dict(self.staff), dict(self.products), list(self.audit), dict(self.beats))
 
 
 class FakeStaff:
@@ -85,6 +88,43 @@ class FakeStaff:
         return bool(self._data.staff)
 
 
+class FakeProducts:
+    def __init__(self, data: Data) -> None:
+        self._data = data
+
+    async def get(self, product_id: int) -> Product | None:
+        return self._data.products.get(product_id)
+
+    async def by_sku(self, sku: str) -> Product | None:
+        return next((p for p in self._data.products.values() if p.sku == sku), None)
+
+    async def add(self, product: Product) -> Product:
+        if await self.by_sku(product.sku):
+            raise SkuTaken(product.sku)
+        product = replace(product, id=max(self._data.products, default=0) + 1)
+        self._data.products[product.id] = product  # type: ignore[index]
+        return product
+
+    async def save(self, product: Product) -> None:
+        assert product.id in self._data.products
+        self._data.products[product.id] = product  # type: ignore[index]
+
+    async def search(self, query: ProductQuery, page: PageRequest) -> Page[Product]:
+        text = query.text.strip().lower()
+        found = [
+            p
+            for p in sorted(self._data.products.values(), key=lambda p: -(p.id or 0))
+            if (not text or any(text in value.lower() for value in (p.sku, p.name, p.brand)))
+            and (not query.category or p.category == query.category)
+            and (query.delivery_kind is None or p.delivery_kind is query.delivery_kind)
+            and (query.on_sale is None or p.on_sale is query.on_sale)
+        ]
+        return Page(found[page.offset : page.offset + page.size], len(found), page)
+
+    async def categories(self) -> list[str]:
+        return sorted({p.category for p in self._data.products.values() if p.category})
+
+
 class FakeAudit:
     def __init__(self, data: Data) -> None:
         self._data = data
@@ -118,6 +158,7 @@ class FakeUnitOfWork:
     async def __aenter__(self) -> Self:
         self._work = self._db.committed.copy()
         self.staff = FakeStaff(self._work)
+        self.products = FakeProducts(self._work)
         self.audit = FakeAudit(self._work)
         self.worker_beats = FakeBeats(self._work)
         return self

@@ -32,8 +32,14 @@ def used_keys() -> set[str]:
     keys |= {f"error.{cls.code}" for cls in _all_subclasses(DomainError)}
     domain_source = "\n".join(p.read_text() for p in (SRC / "domain").rglob("*.py"))
     domain_source += "\n".join(p.read_text() for p in (SRC / "web" / "controllers").rglob("*.py"))
-    for field, problem in re.findall(r"""ValidationFailed\(\{\s*"(\w+)":\s*"(\w+)"\s*\}\)""", domain_source):
-        keys |= {f"field.{field}", f"error.{problem}"}
+    problems = (
+        r'ValidationFailed\(\{\s*"(\w+)":\s*"(\w+)"\s*\}\)',  # ValidationFailed({"field": "problem"})
+        r'errors\["(\w+)"\]\s*=\s*"(\w+)"',  # errors["field"] = "problem"
+        r'\(\{"(\w+)":\s*"(\w+)"\}\)',  # super().__init__({"field": "problem"})
+    )
+    for pattern in problems:
+        for field, problem in re.findall(pattern, domain_source):
+            keys |= {f"field.{field}", f"error.{problem}"}
     keys |= {f"http.{status}" for status in (400, 401, 403, 404, 405, 429, 500, 503)} | {"http.csrf"}
     return keys
 

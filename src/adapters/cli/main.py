@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from adapters import bootstrap
 from adapters.cli import demo
@@ -19,7 +20,9 @@ from adapters.db import migrate
 from adapters.keys import MissingSecrets
 from adapters.settings import Settings
 from domain.audit import Actor
+from domain.catalog import DeliveryKind, Product, ProductDraft, ProductQuery
 from domain.errors import DomainError, ValidationFailed
+from domain.paging import Page, PageRequest
 from domain.staff import Role, StaffMember
 
 
@@ -49,6 +52,10 @@ def run(work: Callable[[bootstrap.Container], Awaitable[Any]]) -> Any:
         ) from None
     except (DomainError, MissingSecrets) as error:
         raise click.ClickException(str(error)) from None
+    except DBAPIError as error:
+        raise click.ClickException(
+            f"database error: {error.orig} (is the schema current? `kaquan db upgrade`)"
+        ) from None
 
 
 @click.group()
@@ -152,6 +159,60 @@ def user_list(out: Output) -> None:
         {"staff": rows},
         "\n".join(f"{r['id']:>4}  {r['username']:<32} {r['role']:<9} {r['status']}" for r in rows),
     )
+
+
+@cli.group()
+def product() -> None:
+    """The product catalog."""
+
+
+@product.command("create")
+@click.argument("sku")
+@click.option("--name", required=True)
+@click.option("--face-value", required=True, help="e.g. 30 or 30.00")
+@click.option("--price", "retail_price", required=True, help="retail price, e.g. 19.80")
+@click.option("--kind", "delivery_kind", type=click.Choice([k.value for k in DeliveryKind]), default="code")
+@click.option("--brand", default="")
+@click.option("--category", default="")
+@click.option("--instructions", "usage_instructions", default="", help="shown to buyers with their code")
+@click.option("--on-sale", is_flag=True, help="put it on sale at once")
+@click.pass_obj
+def product_create(out: Output, sku: str, **fields: Any) -> None:
+    """Create a product."""
+    draft = ProductDraft(sku=sku, **fields)
+    created: Product = run(lambda c: c.catalog.create(draft, Actor.cli()))
+    out.emit(_product_row(created), f"created {created.sku} (#{created.id})")
+
+
+@product.command("list")
+@click.option("--search", "text", default="", help="in SKU, name and brand")
+@click.option("--category", default="")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.pass_obj
+def product_list(out: Output, text: str, category: str, limit: int) -> None:
+    """Products, newest first."""
+    found: Page[Product] = run(lambda c: c.catalog.search(ProductQuery(text, category), PageRequest(1, limit)))
+    rows = [_product_row(p) for p in found.items]
+    lines = [
+        f"{r['sku']:<20} {r['retail_price']:>10} {r['delivery_kind']:<8} {'on' if r['on_sale'] else 'off':<4}"
+        f" {r['name']}"
+        for r in rows
+    ]
+    out.emit({"products": rows, "total": found.total}, "\n".join(lines) or "no products")
+
+
+def _product_row(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "sku": product.sku,
+        "name": product.name,
+        "brand": product.brand,
+        "category": product.category,
+        "face_value": product.face_value.amount,
+        "retail_price": product.retail_price.amount,
+        "delivery_kind": product.delivery_kind.value,
+        "on_sale": product.on_sale,
+    }
 
 
 @cli.command()

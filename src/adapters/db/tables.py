@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, false
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.db.types import UTCDateTime
@@ -60,4 +60,23 @@ worker_beats = Table(
     Column("worker", String(128), primary_key=True),
     Column("seen_at", UTCDateTime, nullable=False),
     Column("queue_lag_ms", Integer, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sku", String(40), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("brand", String(60), nullable=False, server_default=""),
+    Column("category", String(60), nullable=False, server_default=""),
+    Column("face_value_minor", BigInteger, nullable=False),
+    Column("retail_price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("delivery_kind", String(16), nullable=False),
+    Column("usage_instructions", Text, nullable=False, server_default=""),
+    Column("on_sale", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "category"),
 )

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.db.audit import SqlAuditLog
 from adapters.db.engine import READ_ONLY
 from adapters.db.operations import SqlWorkerBeats
+from adapters.db.products import SqlProducts
 from adapters.db.staff import SqlStaff
 
 
 class SqlUnitOfWork:
     staff: SqlStaff
+    products: SqlProducts
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
 
@@ -30,6 +32,7 @@ class SqlUnitOfWork:
         self._connection = await self._engine.connect()
         await self._connection.begin()
         self.staff = SqlStaff(self._connection, lock=not self._read_only)
+        self.products = SqlProducts(self._connection, lock=not self._read_only)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self

@@ -8,6 +8,8 @@ from typing import Annotated, TypeVar
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
+from domain.catalog import ProductDraft
+
 T = TypeVar("T")
 Form = Annotated[T, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -41,3 +43,34 @@ class PasswordForm:
 class LocaleForm:
     locale: str = ""
     next: str = "/"
+
+
+@dataclass
+class ProductForm:
+    sku: str = ""
+    name: str = ""
+    brand: str = ""
+    category: str = ""
+    face_value: str = ""
+    retail_price: str = ""
+    delivery_kind: str = "code"
+    usage_instructions: str = ""
+    on_sale: str = ""  # a checkbox: present ("on") or absent
+
+    def to_draft(self) -> ProductDraft:
+        return ProductDraft(
+            sku=self.sku,
+            name=self.name,
+            face_value=self.face_value,
+            retail_price=self.retail_price,
+            delivery_kind=self.delivery_kind,
+            brand=self.brand,
+            category=self.category,
+            usage_instructions=self.usage_instructions,
+            on_sale=bool(self.on_sale),
+        )
+
+
+@dataclass
+class OnSaleForm:
+    on_sale: str = ""

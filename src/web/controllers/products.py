@@ -1,0 +1,92 @@
+"""The product catalog in the merchant admin: list with search and filters, create, edit, on/off sale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.flash import flash
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+
+from domain.catalog import DeliveryKind, ProductQuery
+from domain.paging import PageRequest
+from domain.services.catalog import Catalog
+from domain.staff import Permission
+from web.auth import actor, requires
+from web.controllers.auth import go
+from web.controllers.forms import Form, OnSaleForm, ProductForm
+from web.i18n import locale_of, translate
+
+PAGE_SIZE = 25
+
+
+class ProductController(Controller):
+    path = "/admin/products"
+    include_in_schema = False
+    guards = [requires(Permission.VIEW_CATALOG)]  # noqa: RUF012 — Litestar reads this class attribute
+
+    @get("/")
+    async def products(
+        self,
+        request: Request[Any, Any, Any],
+        catalog: NamedDependency[Catalog],
+        q: FromQuery[str] = "",
+        category: FromQuery[str] = "",
+        kind: FromQuery[str] = "",
+        on_sale: FromQuery[str] = "",
+        page: FromQuery[int] = 1,
+    ) -> Template:
+        query = ProductQuery(
+            text=q,
+            category=category,
+            delivery_kind=DeliveryKind(kind) if kind in DeliveryKind._value2member_map_ else None,
+            on_sale={"1": True, "0": False}.get(on_sale),
+        )
+        results = await catalog.search(query, PageRequest(page, PAGE_SIZE))
+        context = {
+            "results": results,
+            "filters": {"q": q, "category": category, "kind": kind, "on_sale": on_sale},
+            "categories": await catalog.categories(),
+            "kinds": list(DeliveryKind),
+        }
+        partial = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "product-table"
+        return Template("products/_table.html" if partial else "products/list.html", context=context)
+
+    @get("/new", guards=[requires(Permission.MANAGE_CATALOG)])
+    async def new_product(self) -> Template:
+        return Template("products/form.html", context={"product": None, "kinds": list(DeliveryKind)})
+
+    @post("/", guards=[requires(Permission.MANAGE_CATALOG)])
+    async def create(
+        self, request: HTMXRequest, data: Form[ProductForm], catalog: NamedDependency[Catalog]
+    ) -> Response[Any]:
+        product = await catalog.create(data.to_draft(), actor(request))
+        flash(request, translate(locale_of(request), "product.created", sku=product.sku), "success")
+        return go(request, "/admin/products")
+
+    @get("/{product_id:int}/edit", guards=[requires(Permission.MANAGE_CATALOG)])
+    async def edit(self, product_id: FromPath[int], catalog: NamedDependency[Catalog]) -> Template:
+        product = await catalog.get(product_id)
+        return Template("products/form.html", context={"product": product, "kinds": list(DeliveryKind)})
+
+    @post("/{product_id:int}", guards=[requires(Permission.MANAGE_CATALOG)], status_code=200)
+    async def revise(
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        data: Form[ProductForm],
+        catalog: NamedDependency[Catalog],
+    ) -> Response[Any]:
+        product = await catalog.revise(product_id, data.to_draft(), actor(request))
+        flash(request, translate(locale_of(request), "product.updated", sku=product.sku), "success")
+        return go(request, "/admin/products")
+
+    @post("/{product_id:int}/on-sale", guards=[requires(Permission.MANAGE_CATALOG)], status_code=200)
+    async def set_on_sale(
+        self, request: HTMXRequest, product_id: FromPath[int], data: Form[OnSaleForm], catalog: NamedDependency[Catalog]
+    ) -> Template:
+        product = await catalog.set_on_sale(product_id, data.on_sale == "1", actor(request))
+        return Template("products/_row.html", context={"product": product})
