@@ -34,12 +34,14 @@ from adapters.logging import configure_logging
 from adapters.queue import runtime
 from adapters.security.passwords import Argon2Passwords
 from adapters.settings import Settings
+from adapters.vault import AesGcmVault
 from domain.operations import HEARTBEAT_EVERY
 from domain.ports import Counters
 from domain.services.auth import SignIn
 from domain.services.catalog import Catalog
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
+from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
 
 
@@ -54,6 +56,7 @@ class Container:
     staff_admin: StaffAdmin
     operations: Operations
     catalog: Catalog
+    stock: Stock
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -117,6 +120,7 @@ def build(settings: Settings | None = None) -> Container:
         staff_admin=StaffAdmin(uow, passwords, clock),
         operations=Operations(uow, clock),
         catalog=Catalog(uow, clock),
+        stock=Stock(uow, AesGcmVault(keys.code_keys, keys.fingerprint_key), clock),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -9,6 +10,7 @@ from typing import Protocol, Self
 
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery
+from domain.codepool import Batch, Sealed, StockCounts
 from domain.operations import WorkerBeat
 from domain.paging import Page, PageRequest
 from domain.staff import StaffMember
@@ -28,6 +30,25 @@ class PasswordHasher(Protocol):
     async def verify(self, password_hash: str, password: str) -> bool: ...
 
     def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class CodeVault(Protocol):
+    """Encryption at rest for codes (AES-GCM under a rotating key ring) and keyed fingerprints for dedupe."""
+
+    def seal(self, plaintext: str, *, binding: str) -> Sealed:
+        """Encrypt under the active key; `binding` (associated data) must be given again to open it."""
+        ...
+
+    def open(self, sealed: Sealed, *, binding: str) -> str:
+        """Decrypt; raises VaultError when the key is unknown or the ciphertext or binding were altered."""
+        ...
+
+    def fingerprint(self, number: str) -> bytes:
+        """HMAC-SHA256 of a card number: equal numbers, equal fingerprints, and nothing to decrypt."""
+        ...
+
+    @property
+    def active_key(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +111,32 @@ class ProductRepository(Protocol):
     async def categories(self) -> list[str]: ...
 
 
+class CodeRepository(Protocol):
+    """The code pool's storage. Reservation is atomic: two orders never get the same code."""
+
+    async def add_batch(self, batch: Batch) -> Batch: ...
+
+    async def set_batch_total(self, batch_id: int, total: int) -> None: ...
+
+    async def add_codes(self, batch: Batch, sealed: Sequence[tuple[bytes, Sealed]], now: datetime) -> int:
+        """Add available codes (fingerprint, sealed), skipping ones the product has; returns how many went in."""
+        ...
+
+    async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
+        """Reserve `quantity` available codes for `holder`, all or none: raises OutOfStock."""
+        ...
+
+    async def release(self, holder: str, now: datetime) -> int: ...
+
+    async def sell(self, holder: str, now: datetime) -> int: ...
+
+    async def counts(self, product_id: int) -> dict[int, StockCounts]:
+        """Per batch id, the number of codes in each state."""
+        ...
+
+    async def batches(self, product_id: int) -> list[Batch]: ...
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
@@ -109,6 +156,7 @@ class UnitOfWork(Protocol):
 
     staff: StaffRepository
     products: ProductRepository
+    codes: CodeRepository
     audit: AuditLog
     worker_beats: WorkerBeats
 

@@ -10,8 +10,9 @@ from domain.services.auth import SignIn
 from domain.services.catalog import Catalog
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
+from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
-from tests.unit.fakes import FakeDatabase, FakePasswords, FixedClock
+from tests.unit.fakes import FakeDatabase, FakePasswords, FakeVault, FixedClock
 
 
 @dataclass
@@ -24,6 +25,7 @@ class World:
     staff_admin: StaffAdmin
     operations: Operations
     catalog: Catalog
+    stock: Stock
 
 
 @pytest.fixture
@@ -40,4 +42,5 @@ def world() -> World:
         StaffAdmin(db, passwords, clock),
         Operations(db, clock),
         Catalog(db, clock),
+        Stock(db, FakeVault(), clock),
     )

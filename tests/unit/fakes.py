@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -9,6 +11,7 @@ from typing import Self
 
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery, SkuTaken
+from domain.codepool import Batch, CodeState, OutOfStock, Sealed, StockCounts, VaultError
 from domain.operations import WorkerBeat
 from domain.paging import Page, PageRequest
 from domain.staff import Role, StaffMember, StaffStatus, UsernameTaken
@@ -43,15 +46,52 @@ class FakePasswords:
         return not password_hash.startswith(f"v{self.version}$")
 
 
+@dataclass(frozen=True)
+class StoredCode:
+    id: int
+    product_id: int
+    batch_id: int
+    state: CodeState
+    holder: str | None
+    fingerprint: bytes
+    sealed: Sealed
+
+
 @dataclass
 class Data:
     staff: dict[int, StaffMember] = field(default_factory=dict)
     products: dict[int, Product] = field(default_factory=dict)
+    batches: dict[int, Batch] = field(default_factory=dict)
+    codes: dict[int, StoredCode] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     beats: dict[str, WorkerBeat] = field(default_factory=dict)
 
     def copy(self) -> Data:
-        return Data(dict(self.staff), dict(self.products), list(self.audit), dict(self.beats))
+        return Data(
+            dict(self.staff),
+            dict(self.products),
+            dict(self.batches),
+            dict(self.codes),
+            list(self.audit),
+            dict(self.beats),
+        )
+
+
+class FakeVault:
+    """Stands in for AES-GCM: 'seals' by reversing, remembers the binding, fingerprints with plain SHA-256."""
+
+    active_key = "fake1"
+
+    def seal(self, plaintext: str, *, binding: str) -> Sealed:
+        return Sealed(self.active_key, binding.encode(), plaintext[::-1].encode())
+
+    def open(self, sealed: Sealed, *, binding: str) -> str:
+        if sealed.nonce != binding.encode():
+            raise VaultError("binding mismatch")
+        return sealed.ciphertext.decode()[::-1]
+
+    def fingerprint(self, number: str) -> bytes:
+        return hashlib.sha256(number.encode()).digest()
 
 
 class FakeStaff:
@@ -125,6 +165,68 @@ class FakeProducts:
         return sorted({p.category for p in self._data.products.values() if p.category})
 
 
+class FakeCodes:
+    def __init__(self, data: Data) -> None:
+        self._data = data
+
+    async def add_batch(self, batch: Batch) -> Batch:
+        batch = replace(batch, id=max(self._data.batches, default=0) + 1)
+        self._data.batches[batch.id] = batch  # type: ignore[index]
+        return batch
+
+    async def set_batch_total(self, batch_id: int, total: int) -> None:
+        self._data.batches[batch_id] = replace(self._data.batches[batch_id], total=total)
+
+    async def add_codes(self, batch: Batch, sealed: Sequence[tuple[bytes, Sealed]], now: datetime) -> int:
+        known = {(c.product_id, c.fingerprint) for c in self._data.codes.values()}
+        added = 0
+        for fingerprint, item in sealed:
+            if (batch.product_id, fingerprint) in known:
+                continue
+            code_id = max(self._data.codes, default=0) + 1
+            self._data.codes[code_id] = StoredCode(
+                code_id, batch.product_id, batch.id or 0, CodeState.AVAILABLE, None, fingerprint, item
+            )
+            known.add((batch.product_id, fingerprint))
+            added += 1
+        return added
+
+    async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
+        available = sorted(
+            c.id for c in self._data.codes.values() if c.product_id == product_id and c.state is CodeState.AVAILABLE
+        )[:quantity]
+        if len(available) < quantity:
+            raise OutOfStock(f"only {len(available)} of {quantity} available")
+        for code_id in available:
+            self._data.codes[code_id] = replace(self._data.codes[code_id], state=CodeState.RESERVED, holder=holder)
+        return available
+
+    async def release(self, holder: str, now: datetime) -> int:
+        return self._from_reserved(holder, CodeState.AVAILABLE)
+
+    async def sell(self, holder: str, now: datetime) -> int:
+        return self._from_reserved(holder, CodeState.SOLD)
+
+    async def counts(self, product_id: int) -> dict[int, StockCounts]:
+        tallies: dict[int, dict[str, int]] = {
+            b: {} for b, batch in self._data.batches.items() if batch.product_id == product_id
+        }
+        for code in self._data.codes.values():
+            if code.product_id == product_id:
+                tally = tallies[code.batch_id]
+                tally[code.state.value] = tally.get(code.state.value, 0) + 1
+        return {batch_id: StockCounts(**tally) for batch_id, tally in tallies.items()}
+
+    async def batches(self, product_id: int) -> list[Batch]:
+        return [b for _, b in sorted(self._data.batches.items(), reverse=True) if b.product_id == product_id]
+
+    def _from_reserved(self, holder: str, target: CodeState) -> int:
+        moving = [c for c in self._data.codes.values() if c.holder == holder and c.state is CodeState.RESERVED]
+        for code in moving:
+            self._data.codes[code.id] = replace(code, state=target, holder=holder if target is CodeState.SOLD else None)
+        return len(moving)
+
+
 class FakeAudit:
     def __init__(self, data: Data) -> None:
         self._data = data
@@ -159,6 +261,7 @@ class FakeUnitOfWork:
         self._work = self._db.committed.copy()
         self.staff = FakeStaff(self._work)
         self.products = FakeProducts(self._work)
+        self.codes = FakeCodes(self._work)
         self.audit = FakeAudit(self._work)
         self.worker_beats = FakeBeats(self._work)
         return self

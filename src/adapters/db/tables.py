@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.db.types import UTCDateTime
@@ -79,4 +95,45 @@ products = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "category"),
+)
+
+code_batches = Table(
+    "code_batches",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False, index=True),
+    Column("source", String(60), nullable=False),
+    Column("unit_cost_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("expires_at", UTCDateTime),
+    Column("imported_by", String(64), nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("total", Integer, nullable=False),
+)
+
+codes = Table(
+    "codes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("batch_id", BigId, ForeignKey("code_batches.id"), nullable=False),
+    Column("state", String(10), nullable=False),
+    # Who holds a reserved or sold code (an order unit); empty while available.
+    Column("holder", String(64)),
+    Column("fingerprint", LargeBinary(32), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("state_changed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("product_id", "fingerprint"),
+    Index(None, "batch_id", "state"),
+    Index(None, "holder"),
+    # Allocation walks only available codes, in id order.
+    Index(
+        "ix_codes_available",
+        "product_id",
+        "id",
+        postgresql_where=text("state = 'available'"),
+        sqlite_where=text("state = 'available'"),
+    ),
 )

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.db.audit import SqlAuditLog
+from adapters.db.codes import AllocationHints, SqlCodes
 from adapters.db.engine import READ_ONLY
 from adapters.db.operations import SqlWorkerBeats
 from adapters.db.products import SqlProducts
@@ -17,10 +18,12 @@ from adapters.db.staff import SqlStaff
 class SqlUnitOfWork:
     staff: SqlStaff
     products: SqlProducts
+    codes: SqlCodes
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: AsyncEngine, hints: AllocationHints, *, read_only: bool = False) -> None:
+        self._hints = hints
         self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
         self._read_only = read_only
         self._connection: AsyncConnection | None = None
@@ -33,6 +36,7 @@ class SqlUnitOfWork:
         await self._connection.begin()
         self.staff = SqlStaff(self._connection, lock=not self._read_only)
         self.products = SqlProducts(self._connection, lock=not self._read_only)
+        self.codes = SqlCodes(self._connection, self._hints)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self
@@ -58,6 +62,7 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._hints = AllocationHints()  # shared by this process's units of work
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine, read_only=read_only)
+        return SqlUnitOfWork(self._engine, self._hints, read_only=read_only)

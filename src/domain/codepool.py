@@ -1,0 +1,187 @@
+"""The code pool (卡密池): secret codes, their states, and the rules that keep each sold at most once.
+
+A code moves available → reserved → sold; it can also be frozen (held back) and void (never to be
+sold). Per batch, available + reserved + sold + frozen + void always equals what was imported.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import DomainError, ValidationFailed
+from domain.money import Money
+
+NUMBER_MAX, PIN_MAX = 256, 128
+
+
+class CodeState(StrEnum):
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    SOLD = "sold"
+    FROZEN = "frozen"
+    VOID = "void"
+
+
+TRANSITIONS: dict[CodeState, frozenset[CodeState]] = {
+    CodeState.AVAILABLE: frozenset({CodeState.RESERVED, CodeState.FROZEN, CodeState.VOID}),
+    CodeState.RESERVED: frozenset({CodeState.AVAILABLE, CodeState.SOLD}),
+    CodeState.FROZEN: frozenset({CodeState.AVAILABLE, CodeState.VOID}),
+    CodeState.SOLD: frozenset(),
+    CodeState.VOID: frozenset(),
+}
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_code_transition"
+
+
+class VaultError(DomainError):
+    """A sealed code could not be opened: unknown key, or ciphertext or binding tampered with."""
+
+    code = "vault_error"
+
+
+class OutOfStock(DomainError):
+    code = "out_of_stock"
+
+
+def check_transition(current: CodeState, target: CodeState) -> None:
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(f"a {current} code cannot become {target}", current=current, target=target)
+
+
+@dataclass(frozen=True, slots=True)
+class CardSecret:
+    """A code in plain text: the card number and, for some cards, a password/PIN. Lives only in memory."""
+
+    number: str
+    pin: str = ""
+
+    @classmethod
+    def of(cls, number: str, pin: str = "") -> CardSecret:
+        """Trimmed and checked; raises ValidationFailed naming what is wrong."""
+        number, pin = number.strip(), pin.strip()
+        errors: dict[str, str] = {}
+        if not number:
+            errors["number"] = "required"
+        elif len(number) > NUMBER_MAX:
+            errors["number"] = "too_long"
+        elif _has_control_characters(number):
+            errors["number"] = "control_characters"
+        if len(pin) > PIN_MAX:
+            errors["pin"] = "too_long"
+        elif _has_control_characters(pin):
+            errors["pin"] = "control_characters"
+        if errors:
+            raise ValidationFailed(errors)
+        return cls(number, pin)
+
+    @property
+    def masked(self) -> str:
+        return mask(self.number)
+
+    def plaintext(self) -> str:
+        """The one string that is sealed; numbers and PINs never hold a newline, so it splits back exactly."""
+        return f"{self.number}\n{self.pin}"
+
+    @classmethod
+    def from_plaintext(cls, text: str) -> CardSecret:
+        number, _, pin = text.partition("\n")
+        return cls(number, pin)
+
+    def __repr__(self) -> str:
+        # Never let a secret reach a log line or a traceback through repr().
+        return f"CardSecret({self.masked!r})"
+
+
+def mask(number: str) -> str:
+    """ABCD****WXYZ: enough to recognise a code, not enough to use it."""
+    if len(number) >= 12:
+        return f"{number[:4]}****{number[-4:]}"
+    if len(number) >= 6:
+        return f"{number[:2]}****{number[-2:]}"
+    return "****"
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A code encrypted at rest: which key sealed it, the nonce, and the ciphertext (with its tag)."""
+
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+def binding(product_id: int, fingerprint: bytes) -> str:
+    """Associated data for sealing: ties a ciphertext to its own row (a product's code with this fingerprint)."""
+    return f"kaquan:code:{product_id}:{fingerprint.hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class StockCounts:
+    available: int = 0
+    reserved: int = 0
+    sold: int = 0
+    frozen: int = 0
+    void: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def of(self, state: CodeState) -> int:
+        return int(getattr(self, state.value))
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One delivery of codes into the pool: where they came from, what they cost, when they expire."""
+
+    product_id: int
+    source: str
+    unit_cost: Money
+    imported_by: str
+    imported_at: datetime
+    expires_at: datetime | None = None
+    total: int = 0
+    id: int | None = None
+
+
+# Voucher codes: no look-alikes (0/O, 1/I/L), so a buyer reading one aloud or typing it gets it right.
+# U goes too, so the alphabet has an even size: Luhn mod N needs that to catch every single substitution.
+VOUCHER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+VOUCHER_MIN, VOUCHER_MAX = 8, 32
+
+
+def check_character(body: str) -> str:
+    """Luhn mod N over the voucher alphabet: catches any single wrong character and most swaps."""
+    base = len(VOUCHER_ALPHABET)
+    total, factor = 0, 2
+    for char in reversed(body):
+        addend = factor * VOUCHER_ALPHABET.index(char)
+        total += addend // base + addend % base
+        factor = 1 if factor == 2 else 2
+    return VOUCHER_ALPHABET[(base - total % base) % base]
+
+
+def new_voucher(length: int) -> str:
+    """A random voucher code of `length` characters, the last one a check character."""
+    if not VOUCHER_MIN <= length <= VOUCHER_MAX:
+        raise ValidationFailed({"length": "voucher_length"})
+    body = "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(length - 1))
+    return body + check_character(body)
+
+
+def is_valid_voucher(code: str) -> bool:
+    code = code.strip().upper().replace("-", "").replace(" ", "")
+    if len(code) < 2 or any(char not in VOUCHER_ALPHABET for char in code):
+        return False
+    return check_character(code[:-1]) == code[-1]

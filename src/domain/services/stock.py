@@ -1,0 +1,130 @@
+"""Stocking the code pool and taking codes out of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from domain.audit import Actor, AuditEntry
+from domain.catalog import DeliveryKind, Product
+from domain.codepool import Batch, CardSecret, CodeState, StockCounts, binding
+from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.money import Money
+from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
+
+POOLED_KINDS = frozenset({DeliveryKind.CODE, DeliveryKind.VOUCHER})
+
+
+class NoCodePool(DomainError):
+    """Top-up and manual products are fulfilled without codes; they have no pool to stock."""
+
+    code = "no_code_pool"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDetails:
+    source: str
+    unit_cost: Money
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int
+    duplicates_in_file: int
+    duplicates_in_pool: int
+    # (line number, problem code) for every line that could not be read as a code.
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    batch: Batch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStock:
+    product: Product
+    batches: list[tuple[Batch, StockCounts]]
+
+    @property
+    def counts(self) -> StockCounts:
+        return StockCounts(*(sum(counts.of(state) for _, counts in self.batches) for state in CodeState))
+
+
+@dataclass(frozen=True, slots=True)
+class Stock:
+    uow: UnitOfWorkFactory
+    vault: CodeVault
+    clock: Clock
+
+    async def add_codes(
+        self, product_id: int, lines: Iterable[tuple[int, str, str]], details: BatchDetails, actor: Actor
+    ) -> ImportResult:
+        """Seal and add (line number, card number, PIN) rows as one new batch, or nothing if none are new."""
+        product = await self._pooled_product(product_id)
+        seen: set[bytes] = set()
+        sealed, rejected, in_file = [], [], 0
+        for line, number, pin in lines:
+            try:
+                secret = CardSecret.of(number, pin)
+            except ValidationFailed as problem:
+                rejected.append((line, next(iter(problem.errors.values()))))
+                continue
+            fingerprint = self.vault.fingerprint(secret.number)
+            if fingerprint in seen:
+                in_file += 1
+                continue
+            seen.add(fingerprint)
+            sealed.append((fingerprint, self.vault.seal(secret.plaintext(), binding=binding(product_id, fingerprint))))
+        now = self.clock.now()
+        async with self.uow() as uow:
+            batch = await uow.codes.add_batch(
+                Batch(product_id, details.source, details.unit_cost, actor.name, now, details.expires_at, len(sealed))
+            )
+            imported = await uow.codes.add_codes(batch, sealed, now)
+            if imported:
+                await uow.codes.set_batch_total(batch.id or 0, imported)
+                await uow.audit.record(
+                    AuditEntry(now, actor, "codes.import", product.sku, {"batch": batch.id, "imported": imported})
+                )
+                await uow.commit()
+        kept = replace(batch, total=imported) if imported else None
+        return ImportResult(imported, in_file, len(sealed) - imported, rejected, kept)
+
+    async def reserve(self, product_id: int, quantity: int, holder: str) -> list[int]:
+        """Hold `quantity` codes for `holder` (an order unit), all or none; raises OutOfStock."""
+        async with self.uow() as uow:
+            reserved = await uow.codes.reserve(product_id, quantity, holder, self.clock.now())
+            await uow.commit()
+        return reserved
+
+    async def release(self, holder: str) -> int:
+        async with self.uow() as uow:
+            released = await uow.codes.release(holder, self.clock.now())
+            await uow.commit()
+        return released
+
+    async def sell(self, holder: str) -> int:
+        async with self.uow() as uow:
+            sold = await uow.codes.sell(holder, self.clock.now())
+            await uow.commit()
+        return sold
+
+    async def of_product(self, product_id: int) -> ProductStock:
+        async with self.uow(read_only=True) as uow:
+            product = await _product(uow, product_id)
+            counts = await uow.codes.counts(product_id)
+            batches = await uow.codes.batches(product_id)
+        return ProductStock(product, [(batch, counts.get(batch.id or 0, StockCounts())) for batch in batches])
+
+    async def _pooled_product(self, product_id: int) -> Product:
+        async with self.uow(read_only=True) as uow:
+            product = await _product(uow, product_id)
+        if product.delivery_kind not in POOLED_KINDS:
+            raise NoCodePool(f"{product.sku} is delivered by {product.delivery_kind}, not from a code pool")
+        return product
+
+
+async def _product(uow: UnitOfWork, product_id: int) -> Product:
+    product = await uow.products.get(product_id)
+    if product is None:
+        raise NotFound(f"no product #{product_id}")
+    return product
