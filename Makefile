@@ -34,7 +34,8 @@ format: install
 	$(BIN)/ruff format src tests migrations bench
 
 bench: install
-	$(BIN)/python bench/login.py
+	$(BIN)/python -m bench.login
+	$(BIN)/python -m bench.allocation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

@@ -1,22 +1,18 @@
 """Staff sign-in cost: argon2id alone, then full sign-ins over HTTP against the running app.
 
 Sign-in is deliberately expensive (argon2id, 64 MiB); this shows what that costs per core so the
-parameters can be tuned with numbers. Run: `make bench` (or `.venv/bin/python bench/login.py`).
+parameters can be tuned with numbers. Run: `make bench` (or `.venv/bin/python -m bench.login`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from tests.e2e.client import TOKEN
 from tests.e2e.server import OWNER_PASSWORD, running_app
 

@@ -60,9 +60,9 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, hints: AllocationHints | None = None) -> None:
         self._engine = engine
-        self._hints = AllocationHints()  # shared by this process's units of work
+        self._hints = hints or AllocationHints()  # shared by this process's units of work
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._engine, self._hints, read_only=read_only)
