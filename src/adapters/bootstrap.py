@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clock import SystemClock
+from adapters.codefiles import CodeFiles
 from adapters.counters.memory import MemoryCounters
 from adapters.counters.redis import RedisCounters
 from adapters.db.engine import create_engine
@@ -32,6 +33,7 @@ from adapters.db.uow import SqlUnitOfWorkFactory
 from adapters.keys import Secrets, load_secrets
 from adapters.logging import configure_logging
 from adapters.queue import runtime
+from adapters.queue.jobs import DramatiqJobs
 from adapters.security.passwords import Argon2Passwords
 from adapters.settings import Settings
 from adapters.vault import AesGcmVault
@@ -39,6 +41,7 @@ from domain.operations import HEARTBEAT_EVERY
 from domain.ports import Counters
 from domain.services.auth import SignIn
 from domain.services.catalog import Catalog
+from domain.services.imports import CodeImports
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
@@ -57,6 +60,7 @@ class Container:
     operations: Operations
     catalog: Catalog
     stock: Stock
+    imports: CodeImports
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -110,6 +114,8 @@ def build(settings: Settings | None = None) -> Container:
         window=timedelta(seconds=settings.login_window_seconds),
     )
     decoy_hash = passwords.hash_now(secrets.token_urlsafe(16))
+    vault = AesGcmVault(keys.code_keys, keys.fingerprint_key)
+    stock = Stock(uow, vault, clock)
     return Container(
         settings=settings,
         secrets=keys,
@@ -120,7 +126,8 @@ def build(settings: Settings | None = None) -> Container:
         staff_admin=StaffAdmin(uow, passwords, clock),
         operations=Operations(uow, clock),
         catalog=Catalog(uow, clock),
-        stock=Stock(uow, AesGcmVault(keys.code_keys, keys.fingerprint_key), clock),
+        stock=stock,
+        imports=CodeImports(uow, vault, CodeFiles(), DramatiqJobs(), stock, clock),
     )
 
 

@@ -29,17 +29,17 @@ class AesGcmVault:
     def active_key(self) -> str:
         return self._active
 
-    def seal(self, plaintext: str, *, binding: str) -> Sealed:
+    def seal(self, plaintext: bytes, *, binding: str) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = self._ciphers[self._active].encrypt(nonce, plaintext.encode(), binding.encode())
+        ciphertext = self._ciphers[self._active].encrypt(nonce, plaintext, binding.encode())
         return Sealed(self._active, nonce, ciphertext)
 
-    def open(self, sealed: Sealed, *, binding: str) -> str:
+    def open(self, sealed: Sealed, *, binding: str) -> bytes:
         cipher = self._ciphers.get(sealed.key_id)
         if cipher is None:
             raise VaultError(f"no key {sealed.key_id!r} in the key ring")
         try:
-            return cipher.decrypt(sealed.nonce, sealed.ciphertext, binding.encode()).decode()
+            return cipher.decrypt(sealed.nonce, sealed.ciphertext, binding.encode())
         except InvalidTag:
             raise VaultError("a sealed code failed its integrity check") from None
 

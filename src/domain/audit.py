@@ -33,6 +33,11 @@ class Actor:
         return cls(ActorKind.CLI, "cli")
 
     @classmethod
+    def system(cls) -> Actor:
+        """Work the platform does by itself, e.g. a queue worker finishing an import."""
+        return cls(ActorKind.SYSTEM, "system")
+
+    @classmethod
     def anonymous(cls, ip: str | None) -> Actor:
         return cls(ActorKind.ANONYMOUS, "anonymous", None, ip)
 

@@ -84,13 +84,13 @@ class CardSecret:
     def masked(self) -> str:
         return mask(self.number)
 
-    def plaintext(self) -> str:
-        """The one string that is sealed; numbers and PINs never hold a newline, so it splits back exactly."""
-        return f"{self.number}\n{self.pin}"
+    def plaintext(self) -> bytes:
+        """The bytes that are sealed; numbers and PINs never hold a newline, so they split back exactly."""
+        return f"{self.number}\n{self.pin}".encode()
 
     @classmethod
-    def from_plaintext(cls, text: str) -> CardSecret:
-        number, _, pin = text.partition("\n")
+    def from_plaintext(cls, data: bytes) -> CardSecret:
+        number, _, pin = data.decode().partition("\n")
         return cls(number, pin)
 
     def __repr__(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery
 from domain.codepool import Batch, Sealed, StockCounts
+from domain.imports import CodeImport, ImportFormat
 from domain.operations import WorkerBeat
 from domain.paging import Page, PageRequest
 from domain.staff import StaffMember
@@ -35,11 +36,11 @@ class PasswordHasher(Protocol):
 class CodeVault(Protocol):
     """Encryption at rest for codes (AES-GCM under a rotating key ring) and keyed fingerprints for dedupe."""
 
-    def seal(self, plaintext: str, *, binding: str) -> Sealed:
+    def seal(self, plaintext: bytes, *, binding: str) -> Sealed:
         """Encrypt under the active key; `binding` (associated data) must be given again to open it."""
         ...
 
-    def open(self, sealed: Sealed, *, binding: str) -> str:
+    def open(self, sealed: Sealed, *, binding: str) -> bytes:
         """Decrypt; raises VaultError when the key is unknown or the ciphertext or binding were altered."""
         ...
 
@@ -118,6 +119,8 @@ class CodeRepository(Protocol):
 
     async def set_batch_total(self, batch_id: int, total: int) -> None: ...
 
+    async def discard_batch(self, batch_id: int) -> None: ...
+
     async def add_codes(self, batch: Batch, sealed: Sequence[tuple[bytes, Sealed]], now: datetime) -> int:
         """Add available codes (fingerprint, sealed), skipping ones the product has; returns how many went in."""
         ...
@@ -135,6 +138,57 @@ class CodeRepository(Protocol):
         ...
 
     async def batches(self, product_id: int) -> list[Batch]: ...
+
+
+class ImportRepository(Protocol):
+    """Code import jobs, their uploaded file (sealed, in chunks) and the rows staged from it."""
+
+    async def add(self, job: CodeImport) -> CodeImport: ...
+
+    async def get(self, import_id: int) -> CodeImport | None: ...
+
+    async def save(self, job: CodeImport) -> None: ...
+
+    async def of_product(self, product_id: int, limit: int) -> list[CodeImport]: ...
+
+    async def add_chunk(self, import_id: int, seq: int, sealed: Sealed) -> None: ...
+
+    async def chunk(self, import_id: int, seq: int) -> Sealed | None: ...
+
+    async def stage(self, import_id: int, rows: Sequence[tuple[int, bytes, Sealed]]) -> int:
+        """Stage (line, fingerprint, sealed) rows, skipping fingerprints staged before; returns how many were new."""
+        ...
+
+    async def move_staged(self, import_id: int, batch: Batch, now: datetime) -> int:
+        """Move every staged row into the pool as an available code of `batch`, skipping ones the product has."""
+        ...
+
+    async def clear_staged(self, import_id: int) -> None: ...
+
+    async def clear(self, import_id: int) -> None:
+        """Forget the staged rows and the uploaded file."""
+        ...
+
+
+class CodeFileReader(Protocol):
+    """Turns an uploaded file into rows of cells: decoding, delimiters and spreadsheets are its business."""
+
+    def rows(self, format: ImportFormat, data: AsyncIterator[bytes], size: int) -> AsyncIterator[FileRow]:
+        """Rows in file order; raises BadCodeFile when the file cannot be read at all."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    line: int
+    cells: list[str]
+    done_permille: int
+
+
+class BackgroundJobs(Protocol):
+    """Work handed to the queue workers. The database holds the job; the message is only a nudge."""
+
+    async def import_codes(self, import_id: int) -> None: ...
 
 
 class AuditLog(Protocol):
@@ -157,6 +211,7 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     products: ProductRepository
     codes: CodeRepository
+    imports: ImportRepository
     audit: AuditLog
     worker_beats: WorkerBeats
 

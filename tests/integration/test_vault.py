@@ -56,7 +56,7 @@ def test_after_rotation_new_codes_use_the_new_key_and_old_ones_still_open():
     old = before.seal(SECRET.plaintext(), binding=where)
     rotated = KeyRing.parse(KeyRing.generate_entry("k2") + "," + "k1:" + _b64(old_ring.keys["k1"]))
     after = AesGcmVault(rotated, fingerprint_key)
-    assert after.seal("x", binding=where).key_id == "k2"
+    assert after.seal(b"x", binding=where).key_id == "k2"
     assert after.open(old, binding=where) == SECRET.plaintext()
     with pytest.raises(VaultError):
         AesGcmVault(ring("k3"), fingerprint_key).open(old, binding=where)

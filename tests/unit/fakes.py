@@ -82,13 +82,13 @@ class FakeVault:
 
     active_key = "fake1"
 
-    def seal(self, plaintext: str, *, binding: str) -> Sealed:
-        return Sealed(self.active_key, binding.encode(), plaintext[::-1].encode())
+    def seal(self, plaintext: bytes, *, binding: str) -> Sealed:
+        return Sealed(self.active_key, binding.encode(), plaintext[::-1])
 
-    def open(self, sealed: Sealed, *, binding: str) -> str:
+    def open(self, sealed: Sealed, *, binding: str) -> bytes:
         if sealed.nonce != binding.encode():
             raise VaultError("binding mismatch")
-        return sealed.ciphertext.decode()[::-1]
+        return sealed.ciphertext[::-1]
 
     def fingerprint(self, number: str) -> bytes:
         return hashlib.sha256(number.encode()).digest()

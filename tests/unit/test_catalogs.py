@@ -40,8 +40,13 @@ def used_keys() -> set[str]:
     for pattern in problems:
         for field, problem in re.findall(pattern, domain_source):
             keys |= {f"field.{field}", f"error.{problem}"}
+    keys |= {f"error.{problem}" for problem in re.findall(r'BadCodeFile\("(\w+)"', domain_source + _adapter_source())}
     keys |= {f"http.{status}" for status in (400, 401, 403, 404, 405, 429, 500, 503)} | {"http.csrf"}
     return keys
+
+
+def _adapter_source() -> str:
+    return "\n".join(p.read_text() for p in (SRC / "adapters").rglob("*.py"))
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -61,6 +61,10 @@ class SqlCodes:
             )
         ).scalar_one()
         return replace(batch, id=new_id)
+
+    async def discard_batch(self, batch_id: int) -> None:
+        """Remove a batch that ended up with no codes (every row was already in the pool)."""
+        await self._db.execute(delete(code_batches).where(code_batches.c.id == batch_id))
 
     async def set_batch_total(self, batch_id: int, total: int) -> None:
         await self._db.execute(update(code_batches).where(code_batches.c.id == batch_id).values(total=total))

@@ -137,3 +137,54 @@ codes = Table(
         sqlite_where=text("state = 'available'"),
     ),
 )
+
+code_imports = Table(
+    "code_imports",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False, index=True),
+    Column("status", String(10), nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("source", String(60), nullable=False),
+    Column("unit_cost_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("expires_at", UTCDateTime),
+    Column("requested_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("error", String(64)),
+    Column("batch_id", BigId, ForeignKey("code_batches.id")),
+    Column("rows_read", Integer, nullable=False, server_default="0"),
+    Column("staged", Integer, nullable=False, server_default="0"),
+    Column("duplicates_in_file", Integer, nullable=False, server_default="0"),
+    Column("duplicates_in_pool", Integer, nullable=False, server_default="0"),
+    Column("imported", Integer, nullable=False, server_default="0"),
+    Column("rejected_count", Integer, nullable=False, server_default="0"),
+    Column("rejected", Json, nullable=False),
+    Column("done_permille", Integer, nullable=False, server_default="0"),
+)
+
+# The uploaded file, sealed like codes (it holds them in plain text), until its import finishes.
+code_import_chunks = Table(
+    "code_import_chunks",
+    metadata,
+    Column("import_id", BigId, ForeignKey("code_imports.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+# Rows read and sealed so far; moved into `codes` in one statement when the whole file has been read.
+code_import_rows = Table(
+    "code_import_rows",
+    metadata,
+    Column("import_id", BigId, ForeignKey("code_imports.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", LargeBinary(32), primary_key=True),
+    Column("line", Integer, nullable=False),  # codes enter the pool in file order
+    Column("key_id", String(16), nullable=False),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.db.audit import SqlAuditLog
 from adapters.db.codes import AllocationHints, SqlCodes
 from adapters.db.engine import READ_ONLY
+from adapters.db.imports import SqlImports
 from adapters.db.operations import SqlWorkerBeats
 from adapters.db.products import SqlProducts
 from adapters.db.staff import SqlStaff
@@ -19,6 +20,7 @@ class SqlUnitOfWork:
     staff: SqlStaff
     products: SqlProducts
     codes: SqlCodes
+    imports: SqlImports
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
 
@@ -37,6 +39,7 @@ class SqlUnitOfWork:
         self.staff = SqlStaff(self._connection, lock=not self._read_only)
         self.products = SqlProducts(self._connection, lock=not self._read_only)
         self.codes = SqlCodes(self._connection, self._hints)
+        self.imports = SqlImports(self._connection, lock=not self._read_only)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self

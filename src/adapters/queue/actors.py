@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import dramatiq
 
@@ -14,3 +15,20 @@ from domain.operations import HEARTBEAT_EVERY
 async def heartbeat(sent_at: str) -> None:
     """Proves a worker is consuming the queue; the dashboard warns when beats stop arriving."""
     await services().operations.record_heartbeat(worker_name(), datetime.fromisoformat(sent_at))
+
+
+@dramatiq.actor(
+    queue_name="imports",
+    max_retries=3,
+    time_limit=int(timedelta(hours=2).total_seconds() * 1000),
+    on_retry_exhausted="import_gave_up",
+)
+async def import_codes(import_id: int) -> None:
+    """Read, seal and add an uploaded code file. Running it again restarts the same import from scratch."""
+    await services().imports.run(import_id)
+
+
+@dramatiq.actor(queue_name="imports", max_retries=0)
+async def import_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """After the last retry: the import is marked failed, its staged rows and upload removed."""
+    await services().imports.fail(int(message["args"][0]), "internal_error")

@@ -59,7 +59,7 @@ class Stock:
         self, product_id: int, lines: Iterable[tuple[int, str, str]], details: BatchDetails, actor: Actor
     ) -> ImportResult:
         """Seal and add (line number, card number, PIN) rows as one new batch, or nothing if none are new."""
-        product = await self._pooled_product(product_id)
+        product = await self.pooled_product(product_id)
         seen: set[bytes] = set()
         sealed, rejected, in_file = [], [], 0
         for line, number, pin in lines:
@@ -115,7 +115,7 @@ class Stock:
             batches = await uow.codes.batches(product_id)
         return ProductStock(product, [(batch, counts.get(batch.id or 0, StockCounts())) for batch in batches])
 
-    async def _pooled_product(self, product_id: int) -> Product:
+    async def pooled_product(self, product_id: int) -> Product:
         async with self.uow(read_only=True) as uow:
             product = await _product(uow, product_id)
         if product.delivery_kind not in POOLED_KINDS:

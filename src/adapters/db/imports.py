@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db.tables import code_import_chunks, code_import_rows, code_imports, codes
+from domain.codepool import Batch, CodeState, Sealed
+from domain.imports import CodeImport, ImportFormat, ImportProgress, ImportStatus
+from domain.money import Money
+
+
+class SqlImports:
+    def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
+        self._db = connection
+        self._lock = lock
+
+    async def add(self, job: CodeImport) -> CodeImport:
+        values = _values(job)
+        new_id = (await self._db.execute(insert(code_imports).values(values).returning(code_imports.c.id))).scalar_one()
+        return await self.get(new_id) or job
+
+    async def get(self, import_id: int) -> CodeImport | None:
+        query = select(code_imports).where(code_imports.c.id == import_id)
+        row = (await self._db.execute(query.with_for_update() if self._lock else query)).mappings().first()
+        return _job(row) if row else None
+
+    async def save(self, job: CodeImport) -> None:
+        await self._db.execute(update(code_imports).where(code_imports.c.id == job.id).values(_values(job)))
+
+    async def of_product(self, product_id: int, limit: int) -> list[CodeImport]:
+        rows = await self._db.execute(
+            select(code_imports)
+            .where(code_imports.c.product_id == product_id)
+            .order_by(code_imports.c.id.desc())
+            .limit(limit)
+        )
+        return [_job(row) for row in rows.mappings()]
+
+    async def add_chunk(self, import_id: int, seq: int, sealed: Sealed) -> None:
+        await self._db.execute(
+            insert(code_import_chunks).values(
+                import_id=import_id, seq=seq, key_id=sealed.key_id, nonce=sealed.nonce, ciphertext=sealed.ciphertext
+            )
+        )
+
+    async def chunk(self, import_id: int, seq: int) -> Sealed | None:
+        row = (
+            await self._db.execute(
+                select(code_import_chunks).where(
+                    code_import_chunks.c.import_id == import_id, code_import_chunks.c.seq == seq
+                )
+            )
+        ).first()
+        return Sealed(row.key_id, row.nonce, row.ciphertext) if row else None
+
+    async def stage(self, import_id: int, rows: Sequence[tuple[int, bytes, Sealed]]) -> int:
+        if not rows:
+            return 0
+        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(code_import_rows)
+            .values(
+                [
+                    {
+                        "import_id": import_id,
+                        "line": line,
+                        "fingerprint": fingerprint,
+                        "key_id": sealed.key_id,
+                        "nonce": sealed.nonce,
+                        "ciphertext": sealed.ciphertext,
+                    }
+                    for line, fingerprint, sealed in rows
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(code_import_rows.c.fingerprint)
+        )
+        return len((await self._db.execute(statement)).all())
+
+    async def move_staged(self, import_id: int, batch: Batch, now: datetime) -> int:
+        staged = (
+            select(
+                literal(batch.product_id),
+                literal(batch.id),
+                literal(CodeState.AVAILABLE.value),
+                code_import_rows.c.fingerprint,
+                code_import_rows.c.key_id,
+                code_import_rows.c.nonce,
+                code_import_rows.c.ciphertext,
+                literal(now, type_=codes.c.state_changed_at.type),
+            )
+            .where(code_import_rows.c.import_id == import_id)
+            .order_by(code_import_rows.c.line)
+        )
+        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
+        await self._db.execute(
+            dialect.insert(codes)
+            .from_select(
+                ["product_id", "batch_id", "state", "fingerprint", "key_id", "nonce", "ciphertext", "state_changed_at"],
+                staged,
+            )
+            .on_conflict_do_nothing(index_elements=[codes.c.product_id, codes.c.fingerprint])
+        )
+        # Counted rather than taken from rowcount, which SQLite drivers do not report for INSERT … SELECT.
+        moved = select(func.count()).select_from(codes).where(codes.c.batch_id == batch.id)
+        return (await self._db.execute(moved)).scalar_one()
+
+    async def clear(self, import_id: int) -> None:
+        """Forget the staged rows and the uploaded file."""
+        await self._db.execute(delete(code_import_rows).where(code_import_rows.c.import_id == import_id))
+        await self._db.execute(delete(code_import_chunks).where(code_import_chunks.c.import_id == import_id))
+
+    async def clear_staged(self, import_id: int) -> None:
+        await self._db.execute(delete(code_import_rows).where(code_import_rows.c.import_id == import_id))
+
+
+def _values(job: CodeImport) -> dict[str, Any]:
+    progress = asdict(job.progress)
+    progress["rejected"] = [list(item) for item in job.progress.rejected]
+    return {
+        "product_id": job.product_id,
+        "status": job.status.value,
+        "format": job.format.value,
+        "file_name": job.file_name[:255],
+        "size": job.size,
+        "source": job.source,
+        "unit_cost_minor": job.unit_cost.minor,
+        "currency": job.unit_cost.currency,
+        "expires_at": job.expires_at,
+        "requested_by": job.requested_by,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "error": job.error,
+        "batch_id": job.batch_id,
+        **progress,
+    }
+
+
+def _job(row: RowMapping) -> CodeImport:
+    return CodeImport(
+        id=row["id"],
+        product_id=row["product_id"],
+        format=ImportFormat(row["format"]),
+        file_name=row["file_name"],
+        source=row["source"],
+        unit_cost=Money(row["unit_cost_minor"], row["currency"]),
+        expires_at=row["expires_at"],
+        requested_by=row["requested_by"],
+        created_at=row["created_at"],
+        status=ImportStatus(row["status"]),
+        size=row["size"],
+        progress=ImportProgress(
+            rows_read=row["rows_read"],
+            staged=row["staged"],
+            duplicates_in_file=row["duplicates_in_file"],
+            duplicates_in_pool=row["duplicates_in_pool"],
+            imported=row["imported"],
+            rejected_count=row["rejected_count"],
+            rejected=[(int(line), str(problem)) for line, problem in row["rejected"]],
+            done_permille=row["done_permille"],
+        ),
+        error=row["error"],
+        batch_id=row["batch_id"],
+        finished_at=row["finished_at"],
+    )

@@ -1,0 +1,201 @@
+"""Importing codes: take the upload now, read and stage it in a worker, add it to the pool in one step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, replace
+
+from domain.audit import Actor, AuditEntry
+from domain.codefile import CodeColumns
+from domain.codepool import Batch, CardSecret, Sealed, binding
+from domain.errors import NotFound, ValidationFailed
+from domain.imports import MAX_UPLOAD_BYTES, BadCodeFile, CodeImport, ImportProgress, format_of
+from domain.ports import BackgroundJobs, Clock, CodeFileReader, CodeVault, UnitOfWorkFactory
+from domain.services.stock import BatchDetails, Stock
+
+STAGE_EVERY = 2000  # rows sealed and staged per transaction; progress is saved with each
+
+
+def _chunk_binding(import_id: int, seq: int) -> str:
+    return f"kaquan:import:{import_id}:{seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeImports:
+    uow: UnitOfWorkFactory
+    vault: CodeVault
+    reader: CodeFileReader
+    jobs: BackgroundJobs
+    stock: Stock
+    clock: Clock
+
+    async def start(
+        self,
+        product_id: int,
+        file_name: str,
+        content: AsyncIterable[bytes],
+        details: BatchDetails,
+        actor: Actor,
+    ) -> CodeImport:
+        """Store the upload (sealed: it holds codes in plain text) and queue its import."""
+        product = await self.stock.pooled_product(product_id)
+        job = CodeImport(
+            product.id or 0, format_of(file_name), file_name or "paste.txt", details.source, details.unit_cost,
+            details.expires_at, actor.name, self.clock.now(),
+        )  # fmt: skip
+        async with self.uow() as uow:
+            job = await uow.imports.add(job)
+            assert job.id is not None
+            size, seq = 0, 0
+            async for piece in content:
+                size += len(piece)
+                if size > MAX_UPLOAD_BYTES:
+                    raise BadCodeFile("too_large", limit_mb=MAX_UPLOAD_BYTES // 2**20)
+                if piece:
+                    await uow.imports.add_chunk(
+                        job.id, seq, self.vault.seal(piece, binding=_chunk_binding(job.id, seq))
+                    )
+                    seq += 1
+            if size == 0:
+                raise BadCodeFile("empty_file")
+            job = replace(job, size=size)
+            await uow.imports.save(job)
+            await uow.audit.record(
+                AuditEntry(job.created_at, actor, "codes.import_started", product.sku, {"import": job.id})
+            )
+            await uow.commit()
+        await self.jobs.import_codes(job.id)
+        return job
+
+    async def run(self, import_id: int) -> CodeImport | None:
+        """Read, seal and stage the whole file, then add it to the pool at once. Safe to run again."""
+        async with self.uow() as uow:
+            job = await uow.imports.get(import_id)
+            if job is None or job.finished:
+                return job
+            job = job.started()
+            await uow.imports.clear_staged(import_id)
+            await uow.imports.save(job)
+            await uow.commit()
+        try:
+            job = await self._stage_all(job)
+            return await self._finish(job)
+        except BadCodeFile as bad:
+            return await self.fail(import_id, bad.problem)
+
+    async def fail(self, import_id: int, problem: str) -> CodeImport | None:
+        async with self.uow() as uow:
+            job = await uow.imports.get(import_id)
+            if job is None or job.finished:
+                return job
+            job = job.failed(problem, self.clock.now())
+            await uow.imports.clear(import_id)
+            await uow.imports.save(job)
+            await uow.commit()
+        return job
+
+    async def get(self, import_id: int) -> CodeImport:
+        async with self.uow(read_only=True) as uow:
+            job = await uow.imports.get(import_id)
+        if job is None:
+            raise NotFound(f"no import #{import_id}")
+        return job
+
+    async def of_product(self, product_id: int, limit: int = 20) -> list[CodeImport]:
+        async with self.uow(read_only=True) as uow:
+            return await uow.imports.of_product(product_id, limit)
+
+    async def _stage_all(self, job: CodeImport) -> CodeImport:
+        assert job.id is not None
+        columns, progress = CodeColumns(), ImportProgress()
+        pending: list[tuple[int, bytes, Sealed]] = []
+        rejected: list[tuple[int, str]] = []
+        rows, permille = 0, 0
+        async for row in self.reader.rows(job.format, self._upload(job), job.size):
+            permille = row.done_permille
+            read = columns.read(row.cells)
+            if read is None:
+                continue
+            rows += 1
+            try:
+                secret = CardSecret.of(*read)
+            except ValidationFailed as problem:
+                rejected.append((row.line, next(iter(problem.errors.values()))))
+            else:
+                fingerprint = self.vault.fingerprint(secret.number)
+                where = binding(job.product_id, fingerprint)
+                pending.append((row.line, fingerprint, self.vault.seal(secret.plaintext(), binding=where)))
+            if rows >= STAGE_EVERY:
+                progress = await self._stage(job, progress, rows, pending, rejected, permille)
+                rows, pending, rejected = 0, [], []
+        progress = await self._stage(job, progress, rows, pending, rejected, 1000)
+        if progress.rows_read == 0:
+            raise BadCodeFile("empty_file")
+        return job.advanced(progress)
+
+    async def _stage(
+        self,
+        job: CodeImport,
+        progress: ImportProgress,
+        rows: int,
+        pending: list[tuple[int, bytes, Sealed]],
+        rejected: list[tuple[int, str]],
+        permille: int,
+    ) -> ImportProgress:
+        assert job.id is not None
+        async with self.uow() as uow:
+            staged = await uow.imports.stage(job.id, pending)
+            progress = progress.with_chunk(rows, staged, rejected, permille)
+            await uow.imports.save(job.advanced(progress))
+            await uow.commit()
+        return progress
+
+    async def _finish(self, job: CodeImport) -> CodeImport:
+        """One transaction: the batch and all its codes appear together, or nothing does."""
+        assert job.id is not None
+        now = self.clock.now()
+        async with self.uow() as uow:
+            batch = await uow.codes.add_batch(
+                Batch(
+                    job.product_id,
+                    job.source,
+                    job.unit_cost,
+                    job.requested_by,
+                    now,
+                    job.expires_at,
+                    job.progress.staged,
+                )
+            )
+            assert batch.id is not None
+            imported = await uow.imports.move_staged(job.id, batch, now)
+            if imported:
+                await uow.codes.set_batch_total(batch.id, imported)
+            else:
+                await uow.codes.discard_batch(batch.id)
+            await uow.imports.clear(job.id)
+            job = job.completed(imported, batch.id if imported else None, now)
+            await uow.imports.save(job)
+            product = await uow.products.get(job.product_id)
+            await uow.audit.record(
+                AuditEntry(
+                    now,
+                    Actor.system(),
+                    "codes.import",
+                    product.sku if product else "",
+                    {"import": job.id, "imported": imported},
+                )
+            )
+            await uow.commit()
+        return job
+
+    async def _upload(self, job: CodeImport) -> AsyncIterator[bytes]:
+        """The uploaded file, chunk by chunk, opened one short read at a time."""
+        assert job.id is not None
+        seq = 0
+        while True:
+            async with self.uow(read_only=True) as uow:
+                sealed = await uow.imports.chunk(job.id, seq)
+            if sealed is None:
+                return
+            yield self.vault.open(sealed, binding=_chunk_binding(job.id, seq))
+            seq += 1
