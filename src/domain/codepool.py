@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.errors import DomainError, ValidationFailed
-from domain.money import Money
+from domain.money import InvalidAmount, Money
 
 NUMBER_MAX, PIN_MAX = 256, 128
 
@@ -137,8 +137,35 @@ class StockCounts:
     def total(self) -> int:
         return sum(getattr(self, f.name) for f in fields(self))
 
-    def of(self, state: CodeState) -> int:
-        return int(getattr(self, state.value))
+    def of(self, state: CodeState | str) -> int:
+        return int(getattr(self, CodeState(state).value))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDetails:
+    """What the merchant says about a delivery of codes: where from, what each cost, when they expire."""
+
+    source: str
+    unit_cost: Money
+    expires_at: datetime | None = None
+
+    @classmethod
+    def checked(cls, source: str, unit_cost: str, expires_at: datetime | None, now: datetime) -> BatchDetails:
+        errors: dict[str, str] = {}
+        source = source.strip()
+        if not source:
+            errors["source"] = "required"
+        elif len(source) > 60:
+            errors["source"] = "too_long"
+        try:
+            cost = Money.parse(unit_cost or "0")
+        except InvalidAmount:
+            errors["unit_cost"] = "invalid_amount"
+        if expires_at is not None and expires_at <= now:
+            errors["expires_at"] = "in_the_past"
+        if errors:
+            raise ValidationFailed(errors)
+        return cls(source, cost, expires_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from web.controllers.auth import AuthController
 from web.controllers.health import healthz, readyz
 from web.controllers.products import ProductController
 from web.controllers.staff import StaffController
+from web.controllers.stock import StockController
 from web.errors import exception_handlers
 from web.i18n import locale_of, template_gettext
 from web.middleware import RequestContext, finish_response
@@ -114,6 +115,7 @@ def create_app(container: Container | None = None) -> Litestar:
             AdminController,
             StaffController,
             ProductController,
+            StockController,
             create_static_files_router(
                 path="/static", directories=[HERE / "static"], include_in_schema=False, opt={"exclude_from_auth": True}
             ),
@@ -123,6 +125,9 @@ def create_app(container: Container | None = None) -> Litestar:
             "staff_admin": provide(container.staff_admin),
             "operations": provide(container.operations),
             "catalog": provide(container.catalog),
+            "stock": provide(container.stock),
+            "imports": provide(container.imports),
+            "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),
         },
         # Session auth inserts itself first; the request context goes before it so auth-phase logs carry the id.

@@ -130,3 +130,24 @@ def test_the_owner_adds_a_product_and_finds_it_with_live_search(page):
     rows = page.locator("#product-table tbody")
     rows.first.wait_for()
     assert rows.count() == 1 and "¥95.00" in rows.first.inner_text()
+
+
+def test_an_operator_imports_a_file_and_watches_it_land_in_the_pool(page, app_server, tmp_path):
+    app_server.add_staff("ops.import", "operator", "operator import password")
+    app_server.kaquan("product", "create", "BROWSER-POOL", "--name", "Pool Card", "--face-value", "10", "--price", "9")
+    codes = tmp_path / "codes.csv"
+    codes.write_text("卡号,密码\n" + "".join(f"WEB-{n:05d},PIN{n}\n" for n in range(1500)), encoding="utf-8-sig")
+    sign_in(page, "ops.import", "operator import password")
+    page.wait_for_url("**/admin")
+    page.goto("/admin/products?q=BROWSER-POOL")
+    page.get_by_role("link", name="Pool Card").click()
+    form = page.locator("#import-form")
+    form.get_by_label("Source").fill("Supplier B")
+    form.get_by_label("Unit cost").fill("8.80")
+    form.get_by_label("File", exact=True).set_input_files(str(codes))
+    form.get_by_role("button", name="Import").click()
+    job = page.locator("#imports .import").first
+    job.get_by_text("Done").wait_for(timeout=30_000)
+    assert "1500" in job.locator("dd.ok").inner_text()
+    page.locator(".state-available .stat-value", has_text="1500").wait_for()
+    assert page.locator("tbody tr", has_text="Supplier B").count() == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -61,9 +62,8 @@ def test_invalid_product_input_names_each_field_and_creates_nothing(owner):
 def test_search_and_filters_answer_with_the_table_for_htmx(owner):
     for n in range(3):
         owner.post("/admin/products", {**PRODUCT, "sku": f"filter-{n}", "category": "filters", "name": f"Filter {n}"})
-    partial = owner.http.get(
-        "/admin/products?q=filter-1&category=filters",
-        headers={"HX-Request": "true", "HX-Target": "product-table", "Cookie": f"kaquan_session={owner.session}"},
+    partial = owner.get(
+        "/admin/products?q=filter-1&category=filters", headers={"HX-Request": "true", "HX-Target": "product-table"}
     )
     assert partial.status_code == 200 and "<html" not in partial.text
     assert "FILTER-1" in partial.text and "FILTER-2" not in partial.text
@@ -84,3 +84,56 @@ def test_clerks_see_the_catalog_but_cannot_change_it(app_server, owner):
 
 def test_an_unknown_product_is_not_found(owner):
     assert owner.get("/admin/products/999999/edit").status_code == 404
+
+
+def test_codes_imported_from_a_file_and_a_paste_reach_the_pool(owner):
+    owner.post("/admin/products", {**PRODUCT, "sku": "import-me"})
+    pid = product_id(owner, "IMPORT-ME")
+    lines = "卡号,密码\n" + "".join(f"IMP-{n:04d},P{n}\n" for n in range(300)) + "IMP-0001,dup\nBAD\x07,x\n"
+    started = post_import(
+        owner, pid, {"source": "Supplier A", "unit_cost": "8.5", "expires_on": "2099-12-31"}, ("codes.csv", lines)
+    )
+    assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text, started.text[:3000]
+    import_id = re.search(r'id="import-(\d+)"', started.text).group(1)
+    status = wait_for_import(owner, pid, import_id)
+    assert "stock-changed" in status.headers.get("hx-trigger", "")
+    assert re.search(r"Imported</dt><dd class=\"ok\">300<", status.text)
+    assert "Line 303" in status.text
+    pasted = post_import(owner, pid, {"source": "paste", "codes": "PASTED-1\nIMP-0002\n"})
+    wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', pasted.text).group(1))
+    page = owner.get(f"/admin/products/{pid}").text
+    assert re.search(r'<span class="stat-value">301</span><span class="stat-label">Available', page)
+    assert "IMP-0001" not in page and "P1" not in re.sub(r"<[^>]+>", "", page).split()
+
+
+def test_import_input_errors_are_shown_in_place(owner):
+    owner.post("/admin/products", {**PRODUCT, "sku": "import-bad"})
+    pid = product_id(owner, "IMPORT-BAD")
+    nothing = post_import(owner, pid, {"source": "x"})
+    assert nothing.status_code == 422 and "Choose a file or paste codes." in nothing.text
+    past = post_import(owner, pid, {"source": "x", "codes": "A", "expires_on": "2001-01-01"})
+    assert past.status_code == 422 and 'data-field="expires_at"' in past.text
+    wrong_type = post_import(owner, pid, {"source": "x"}, ("codes.pdf", "%PDF-1.7"))
+    assert wrong_type.status_code == 409 and "Upload a .csv, .txt or .xlsx file." in wrong_type.text
+
+
+def post_import(browser: Browser, pid: str, fields: dict[str, str], file: tuple[str, str] = ("", "")):
+    """As the browser's form sends it: multipart, with an empty file part when no file was chosen."""
+    name, content = file
+    return browser.request(
+        "POST",
+        f"/admin/products/{pid}/imports",
+        data=fields,
+        files={"file": (name, content.encode(), "application/octet-stream")},
+        headers={"HX-Request": "true", "x-csrftoken": browser.csrf},
+    )
+
+
+def wait_for_import(browser: Browser, pid: str, import_id: str):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = browser.get(f"/admin/products/{pid}/imports/{import_id}")
+        if 'hx-trigger="every 1s"' not in status.text:
+            return status
+        time.sleep(0.2)
+    raise AssertionError("the import did not finish")

@@ -14,9 +14,8 @@ from sqlalchemy.pool import NullPool
 from adapters.db.engine import create_engine
 from domain.audit import Actor
 from domain.catalog import ProductDraft
-from domain.codepool import CodeState, OutOfStock
+from domain.codepool import BatchDetails, CodeState, OutOfStock
 from domain.money import Money
-from domain.services.stock import BatchDetails
 from tests.integration.racing import race_in_threads
 
 KNOWN_NUMBER = "KNOWN-PLAINTEXT-4242-SECRET"

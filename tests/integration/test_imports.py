@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from adapters.db.tables import code_import_chunks, code_import_rows, codes
 from domain.audit import Actor
 from domain.catalog import ProductDraft
-from domain.codepool import CardSecret, Sealed, binding
+from domain.codepool import BatchDetails, CardSecret, Sealed, binding
 from domain.imports import BadCodeFile, ImportStatus
 from domain.money import Money
-from domain.services.stock import BatchDetails
 
 DETAILS = BatchDetails("supplier", Money(950))
 

@@ -6,10 +6,10 @@ import pytest
 
 from domain.audit import Actor
 from domain.catalog import ProductDraft
-from domain.codepool import CardSecret, CodeState, OutOfStock, binding
+from domain.codepool import BatchDetails, CardSecret, CodeState, OutOfStock, binding
 from domain.errors import NotFound
 from domain.money import Money
-from domain.services.stock import BatchDetails, NoCodePool
+from domain.services.stock import NoCodePool
 from tests.unit.fakes import FakeVault
 
 DETAILS = BatchDetails(source="supplier A", unit_cost=Money(1500))

@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 
 from domain.audit import Actor, AuditEntry
 from domain.codefile import CodeColumns
-from domain.codepool import Batch, CardSecret, Sealed, binding
+from domain.codepool import Batch, BatchDetails, CardSecret, Sealed, binding
 from domain.errors import NotFound, ValidationFailed
 from domain.imports import MAX_UPLOAD_BYTES, BadCodeFile, CodeImport, ImportProgress, format_of
 from domain.ports import BackgroundJobs, Clock, CodeFileReader, CodeVault, UnitOfWorkFactory
-from domain.services.stock import BatchDetails, Stock
+from domain.services.stock import Stock
 
 STAGE_EVERY = 2000  # rows sealed and staged per transaction; progress is saved with each
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from domain.audit import Actor, AuditEntry
 from domain.catalog import DeliveryKind, Product
-from domain.codepool import Batch, CardSecret, CodeState, StockCounts, binding
+from domain.codepool import Batch, BatchDetails, CardSecret, CodeState, StockCounts, binding
 from domain.errors import DomainError, NotFound, ValidationFailed
-from domain.money import Money
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 
 POOLED_KINDS = frozenset({DeliveryKind.CODE, DeliveryKind.VOUCHER})
@@ -20,13 +18,6 @@ class NoCodePool(DomainError):
     """Top-up and manual products are fulfilled without codes; they have no pool to stock."""
 
     code = "no_code_pool"
-
-
-@dataclass(frozen=True, slots=True)
-class BatchDetails:
-    source: str
-    unit_cost: Money
-    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

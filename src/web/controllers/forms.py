@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
@@ -74,3 +75,12 @@ class ProductForm:
 @dataclass
 class OnSaleForm:
     on_sale: str = ""
+
+
+@dataclass
+class ImportForm:
+    source: str = ""
+    unit_cost: str = ""
+    expires_on: str = ""  # a date, yyyy-mm-dd; codes expire at its end in the shop's time zone
+    codes: str = ""  # pasted text, used when no file is chosen
+    file: UploadFile | None = None

@@ -14,6 +14,8 @@ from litestar.response import Template
 from domain.catalog import DeliveryKind, ProductQuery
 from domain.paging import PageRequest
 from domain.services.catalog import Catalog
+from domain.services.imports import CodeImports
+from domain.services.stock import Stock
 from domain.staff import Permission
 from web.auth import actor, requires
 from web.controllers.auth import go
@@ -54,6 +56,14 @@ class ProductController(Controller):
         }
         partial = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "product-table"
         return Template("products/_table.html" if partial else "products/list.html", context=context)
+
+    @get("/{product_id:int}")
+    async def product(
+        self, product_id: FromPath[int], stock: NamedDependency[Stock], imports: NamedDependency[CodeImports]
+    ) -> Template:
+        """The product with its code pool: stock per state, batches, imports."""
+        context = {"stock": await stock.of_product(product_id), "imports": await imports.of_product(product_id)}
+        return Template("stock/detail.html", context=context)
 
     @get("/new", guards=[requires(Permission.MANAGE_CATALOG)])
     async def new_product(self) -> Template:
