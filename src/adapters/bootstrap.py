@@ -33,7 +33,7 @@ from adapters.db.uow import SqlUnitOfWorkFactory
 from adapters.keys import Secrets, load_secrets
 from adapters.logging import configure_logging
 from adapters.queue import runtime
-from adapters.queue.jobs import DramatiqJobs
+from adapters.queue.jobs import DramatiqJobs, RunByCaller
 from adapters.security.passwords import Argon2Passwords
 from adapters.settings import Settings
 from adapters.vault import AesGcmVault
@@ -97,8 +97,11 @@ class Container:
             await self.redis.aclose()
 
 
-def build(settings: Settings | None = None) -> Container:
-    """Wire every adapter into the services. Cheap, and connects to nothing until used."""
+def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
+    """Wire every adapter into the services. Cheap, and connects to nothing until used.
+
+    `queue=False` (the CLI): background work is not queued; the caller runs it in its own process.
+    """
     settings = settings or Settings()
     configure_logging(settings)
     keys = load_secrets(settings)
@@ -127,7 +130,7 @@ def build(settings: Settings | None = None) -> Container:
         operations=Operations(uow, clock),
         catalog=Catalog(uow, clock),
         stock=stock,
-        imports=CodeImports(uow, vault, CodeFiles(), DramatiqJobs(), stock, clock),
+        imports=CodeImports(uow, vault, CodeFiles(), DramatiqJobs() if queue else RunByCaller(), stock, clock),
     )
 
 

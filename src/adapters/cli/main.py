@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, time
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.exc import DBAPIError
@@ -21,7 +24,9 @@ from adapters.keys import MissingSecrets
 from adapters.settings import Settings
 from domain.audit import Actor
 from domain.catalog import DeliveryKind, Product, ProductDraft, ProductQuery
+from domain.codepool import BatchDetails
 from domain.errors import DomainError, ValidationFailed
+from domain.imports import CodeImport
 from domain.paging import Page, PageRequest
 from domain.staff import Role, StaffMember
 
@@ -38,7 +43,7 @@ def run(work: Callable[[bootstrap.Container], Awaitable[Any]]) -> Any:
     """Build the services, run one piece of async work, close them, and turn domain errors into exit 1."""
 
     async def main() -> Any:
-        container = bootstrap.build()
+        container = bootstrap.build(queue=False)
         try:
             return await work(container)
         finally:
@@ -213,6 +218,62 @@ def _product_row(product: Product) -> dict[str, Any]:
         "delivery_kind": product.delivery_kind.value,
         "on_sale": product.on_sale,
     }
+
+
+@cli.group()
+def codes() -> None:
+    """The code pool (卡密池)."""
+
+
+@codes.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--product", "sku", required=True, help="the product's SKU")
+@click.option("--source", required=True, help="supplier or channel the codes came from")
+@click.option("--unit-cost", default="0", show_default=True, help="what each code cost, e.g. 8.50")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last day the codes are valid")
+@click.pass_obj
+def codes_import(out: Output, file: Path, sku: str, source: str, unit_cost: str, expires: datetime | None) -> None:
+    """Import codes from a CSV, TXT or XLSX FILE (card number, then optional PIN); runs here, now."""
+
+    async def work(container: bootstrap.Container) -> CodeImport | None:
+        product = await container.catalog.by_sku(sku)
+        zone = ZoneInfo(container.settings.display_timezone)
+        expires_at = datetime.combine(expires.date(), time.max, zone) if expires else None
+        details = BatchDetails.checked(source, unit_cost, expires_at, datetime.now(zone))
+        job = await container.imports.start(product.id or 0, file.name, _read_file(file), details, Actor.cli())
+        return await container.imports.run(job.id or 0)
+
+    job: CodeImport = run(work)
+    p = job.progress
+    result = {
+        "import": job.id,
+        "status": job.status,
+        "error": job.error,
+        "batch": job.batch_id,
+        "rows": p.rows_read,
+        "imported": p.imported,
+        "duplicates_in_file": p.duplicates_in_file,
+        "duplicates_in_pool": p.duplicates_in_pool,
+        "rejected": p.rejected_count,
+        "rejected_lines": [{"line": line, "problem": problem} for line, problem in p.rejected],
+    }
+    if job.error:
+        if out.as_json:
+            out.emit(result, "")
+        raise click.ClickException(f"import failed: {job.error}")
+    lines = [
+        f"imported {p.imported} codes into batch #{job.batch_id}" if p.imported else "no new codes: nothing imported",
+        f"duplicates in the file: {p.duplicates_in_file}, already in the pool: {p.duplicates_in_pool}",
+        f"rejected: {p.rejected_count}",
+        *(f"  line {line}: {problem}" for line, problem in p.rejected[:20]),
+    ]
+    out.emit(result, "\n".join(lines))
+
+
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while piece := await asyncio.to_thread(handle.read, 1024 * 1024):
+            yield piece
 
 
 @cli.command()

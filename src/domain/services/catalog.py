@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.audit import Actor, AuditEntry
-from domain.catalog import Product, ProductDraft, ProductQuery
+from domain.catalog import Product, ProductDraft, ProductQuery, normalize_sku
 from domain.errors import NotFound
 from domain.paging import Page, PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -43,6 +43,13 @@ class Catalog:
     async def get(self, product_id: int) -> Product:
         async with self.uow(read_only=True) as uow:
             return await self._get(uow, product_id)
+
+    async def by_sku(self, sku: str) -> Product:
+        async with self.uow(read_only=True) as uow:
+            product = await uow.products.by_sku(normalize_sku(sku))
+        if product is None:
+            raise NotFound(f"no product {sku!r}")
+        return product
 
     async def search(self, query: ProductQuery, page: PageRequest) -> Page[Product]:
         async with self.uow(read_only=True) as uow:

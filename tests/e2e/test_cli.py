@@ -1,0 +1,36 @@
+"""The `kaquan` command as an operator scripts it: JSON out, errors on stderr with a non-zero status."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_products_and_a_code_import_from_the_command_line(app_server, tmp_path):
+    made = app_server.kaquan(
+        "--json", "product", "create", "cli-card", "--name", "CLI Card", "--face-value", "50", "--price", "47.5"
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["retail_price"] == "47.50"
+    listed = json.loads(app_server.kaquan("--json", "product", "list", "--search", "cli-").stdout)
+    assert [p["sku"] for p in listed["products"]] == ["CLI-CARD"]
+    codes = tmp_path / "codes.txt"
+    codes.write_text("CLI-1----PIN1\nCLI-2----PIN2\nCLI-1----again\n", encoding="utf-8")
+    imported = app_server.kaquan(
+        "--json", "codes", "import", str(codes), "--product", "cli-card", "--source", "cli", "--unit-cost", "40"
+    )
+    assert imported.returncode == 0, imported.stderr
+    result = json.loads(imported.stdout)
+    assert (result["status"], result["imported"], result["duplicates_in_file"]) == ("done", 2, 1)
+    assert "CLI-1" not in imported.stdout + imported.stderr
+
+
+def test_command_line_errors_go_to_stderr_with_a_non_zero_status(app_server, tmp_path):
+    bad = app_server.kaquan("product", "create", "bad sku", "--name", "x", "--face-value", "1", "--price", "0")
+    assert bad.returncode == 1 and "invalid input" in bad.stderr and "sku" in bad.stderr and bad.stdout == ""
+    binary = tmp_path / "codes.txt"
+    binary.write_bytes(b"\x00\x01\x02")
+    app_server.kaquan("product", "create", "cli-bin", "--name", "x", "--face-value", "1", "--price", "1")
+    failed = app_server.kaquan("codes", "import", str(binary), "--product", "cli-bin", "--source", "s")
+    assert failed.returncode == 1 and "binary_file" in failed.stderr
+    missing = app_server.kaquan("codes", "import", str(binary), "--product", "nope", "--source", "s")
+    assert missing.returncode == 1 and "no product" in missing.stderr
