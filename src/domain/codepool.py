@@ -6,8 +6,8 @@ sold). Per batch, available + reserved + sold + frozen + void always equals what
 
 from __future__ import annotations
 
+import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -107,8 +107,11 @@ def mask(number: str) -> str:
     return "****"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc: C0, DEL and C1
+
+
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    return _CONTROL.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,25 +76,23 @@ class SqlCodes:
         dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
         statement = (
             dialect.insert(codes)
-            .values(
-                [
-                    {
-                        "product_id": batch.product_id,
-                        "batch_id": batch.id,
-                        "state": CodeState.AVAILABLE.value,
-                        "fingerprint": fingerprint,
-                        "key_id": item.key_id,
-                        "nonce": item.nonce,
-                        "ciphertext": item.ciphertext,
-                        "state_changed_at": now,
-                    }
-                    for fingerprint, item in sealed
-                ]
-            )
             .on_conflict_do_nothing(index_elements=[codes.c.product_id, codes.c.fingerprint])
             .returning(codes.c.id)
         )
-        return len((await self._db.execute(statement)).all())
+        params = [
+            {
+                "product_id": batch.product_id,
+                "batch_id": batch.id,
+                "state": CodeState.AVAILABLE.value,
+                "fingerprint": fingerprint,
+                "key_id": item.key_id,
+                "nonce": item.nonce,
+                "ciphertext": item.ciphertext,
+                "state_changed_at": now,
+            }
+            for fingerprint, item in sealed
+        ]
+        return len((await self._db.execute(statement, params)).all())
 
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
         """Reserve `quantity` available codes for `holder`, all or none (raises OutOfStock)."""

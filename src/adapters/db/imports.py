@@ -15,6 +15,8 @@ from domain.codepool import Batch, CodeState, Sealed
 from domain.imports import CodeImport, ImportFormat, ImportProgress, ImportStatus
 from domain.money import Money
 
+_STAGED_COLUMNS = ("import_id", "line", "fingerprint", "key_id", "nonce", "ciphertext")
+
 
 class SqlImports:
     def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
@@ -63,26 +65,21 @@ class SqlImports:
     async def stage(self, import_id: int, rows: Sequence[tuple[int, bytes, Sealed]]) -> int:
         if not rows:
             return 0
-        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(code_import_rows)
-            .values(
-                [
-                    {
-                        "import_id": import_id,
-                        "line": line,
-                        "fingerprint": fingerprint,
-                        "key_id": sealed.key_id,
-                        "nonce": sealed.nonce,
-                        "ciphertext": sealed.ciphertext,
-                    }
-                    for line, fingerprint, sealed in rows
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(code_import_rows.c.fingerprint)
+        values = [
+            (import_id, line, fingerprint, sealed.key_id, sealed.nonce, sealed.ciphertext)
+            for line, fingerprint, sealed in rows
+        ]
+        # Straight to the driver, inside this unit of work's transaction: the rows are plain tuples, and
+        # SQLAlchemy's per-row parameter processing would cost more than sealing them did.
+        driver = (await self._db.get_raw_connection()).driver_connection
+        if self._db.dialect.name == "postgresql":
+            return await _copy_and_stage(driver, values)
+        placeholders = ", ".join("?" * len(_STAGED_COLUMNS))
+        cursor = await driver.executemany(
+            f"INSERT OR IGNORE INTO code_import_rows ({', '.join(_STAGED_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
+            values,
         )
-        return len((await self._db.execute(statement)).all())
+        return cursor.rowcount
 
     async def move_staged(self, import_id: int, batch: Batch, now: datetime) -> int:
         staged = (
@@ -170,3 +167,21 @@ def _job(row: RowMapping) -> CodeImport:
         batch_id=row["batch_id"],
         finished_at=row["finished_at"],
     )
+
+
+async def _copy_and_stage(driver: Any, values: list[tuple[object, ...]]) -> int:
+    """PostgreSQL: COPY the chunk into a session temp table, then insert it skipping staged duplicates."""
+    columns = ", ".join(_STAGED_COLUMNS)
+    async with driver.cursor() as cursor:
+        await cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_chunk (LIKE code_import_rows) ON COMMIT DELETE ROWS"
+        )
+        async with cursor.copy(f"COPY import_chunk ({columns}) FROM STDIN") as copy:
+            for value in values:
+                await copy.write_row(value)
+        await cursor.execute(
+            f"INSERT INTO code_import_rows ({columns}) SELECT {columns} FROM import_chunk ON CONFLICT DO NOTHING"  # noqa: S608 — constant column names
+        )
+        staged = cursor.rowcount
+        await cursor.execute("TRUNCATE import_chunk")
+    return staged
