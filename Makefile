@@ -36,6 +36,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench.login
 	$(BIN)/python -m bench.allocation
+	$(BIN)/python -m bench.imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
