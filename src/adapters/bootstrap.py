@@ -41,6 +41,7 @@ from domain.operations import HEARTBEAT_EVERY
 from domain.ports import Counters
 from domain.services.auth import SignIn
 from domain.services.catalog import Catalog
+from domain.services.codes import Codes
 from domain.services.imports import CodeImports
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
@@ -61,6 +62,7 @@ class Container:
     catalog: Catalog
     stock: Stock
     imports: CodeImports
+    codes: Codes
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -131,6 +133,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         catalog=Catalog(uow, clock),
         stock=stock,
         imports=CodeImports(uow, vault, CodeFiles(), DramatiqJobs() if queue else RunByCaller(), stock, clock),
+        codes=Codes(uow, vault, clock),
     )
 
 

@@ -1,11 +1,13 @@
-"""Reading uploaded code files: text (UTF-8 with or without BOM, or GB18030 as Chinese Excel saves
+"""Code files in and out. In: text (UTF-8 with or without BOM, or GB18030 as Chinese Excel saves
 CSV) with a sniffed delimiter, and XLSX workbooks read row by row. Streams: memory stays flat for
-text files; a workbook is held as its compressed bytes while openpyxl walks it in read-only mode."""
+text files; a workbook is held as its compressed bytes while openpyxl walks it in read-only mode.
+Out: exports of a batch as CSV or XLSX, every cell made safe against formula injection."""
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import csv
 import io
 import zipfile
 from collections.abc import AsyncIterator
@@ -13,9 +15,10 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from domain.codefile import SAMPLE_LINES, detect_delimiter, split_line
+from domain.codepool import CardSecret
 from domain.imports import BadCodeFile, ImportFormat
 from domain.ports import FileRow
 
@@ -137,3 +140,36 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
+
+
+# A cell starting like a formula is run by spreadsheet programs when opened (CSV/formula injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_HEADER = ("card_number", "pin")
+
+
+def spreadsheet_safe(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+async def csv_export(secrets: AsyncIterator[CardSecret]) -> AsyncIterator[bytes]:
+    """UTF-8 with a BOM (so Excel opens Chinese text right), one code per line, streamed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_HEADER)
+    yield codecs.BOM_UTF8 + buffer.getvalue().encode()
+    async for secret in secrets:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow((spreadsheet_safe(secret.number), spreadsheet_safe(secret.pin)))
+        yield buffer.getvalue().encode()
+
+
+async def xlsx_export(secrets: AsyncIterator[CardSecret]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("codes")
+    sheet.append(EXPORT_HEADER)
+    async for secret in secrets:
+        sheet.append((spreadsheet_safe(secret.number), spreadsheet_safe(secret.pin)))
+    buffer = io.BytesIO()
+    await asyncio.to_thread(workbook.save, buffer)
+    return buffer.getvalue()

@@ -49,6 +49,34 @@ class OutOfStock(DomainError):
     code = "out_of_stock"
 
 
+class CodeAction(StrEnum):
+    """What staff may do to codes by hand, one code or a whole batch at a time."""
+
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    VOID = "void"
+
+    @property
+    def sources(self) -> frozenset[CodeState]:
+        """The states a code must be in for this action to touch it; others in a batch are left alone."""
+        return {
+            CodeAction.FREEZE: frozenset({CodeState.AVAILABLE}),
+            CodeAction.UNFREEZE: frozenset({CodeState.FROZEN}),
+            CodeAction.VOID: frozenset({CodeState.AVAILABLE, CodeState.FROZEN}),
+        }[self]
+
+    @property
+    def target(self) -> CodeState:
+        return {
+            CodeAction.FREEZE: CodeState.FROZEN,
+            CodeAction.UNFREEZE: CodeState.AVAILABLE,
+            CodeAction.VOID: CodeState.VOID,
+        }[self]
+
+
+UNSOLD = frozenset({CodeState.AVAILABLE, CodeState.FROZEN})  # what an export may take out of the pool
+
+
 def check_transition(current: CodeState, target: CodeState) -> None:
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(f"a {current} code cannot become {target}", current=current, target=target)
@@ -126,6 +154,24 @@ class Sealed:
 def binding(product_id: int, fingerprint: bytes) -> str:
     """Associated data for sealing: ties a ciphertext to its own row (a product's code with this fingerprint)."""
     return f"kaquan:code:{product_id}:{fingerprint.hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCode:
+    """A code as the pool keeps it: sealed, with its state and, while reserved or sold, its holder."""
+
+    id: int
+    product_id: int
+    batch_id: int
+    state: CodeState
+    fingerprint: bytes
+    sealed: Sealed
+    state_changed_at: datetime
+    holder: str | None = None
+
+    @property
+    def binding(self) -> str:
+        return binding(self.product_id, self.fingerprint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery
-from domain.codepool import Batch, Sealed, StockCounts
+from domain.codepool import Batch, CodeAction, Sealed, StockCounts, StoredCode
 from domain.imports import CodeImport, ImportFormat
 from domain.operations import WorkerBeat
 from domain.paging import Page, PageRequest
@@ -114,6 +114,22 @@ class ProductRepository(Protocol):
 
 class CodeRepository(Protocol):
     """The code pool's storage. Reservation is atomic: two orders never get the same code."""
+
+    async def get(self, code_id: int) -> StoredCode | None: ...
+
+    async def batch(self, batch_id: int) -> Batch | None: ...
+
+    async def of_batch(self, batch_id: int, page: PageRequest) -> Page[StoredCode]: ...
+
+    async def apply(
+        self, action: CodeAction, now: datetime, *, code_id: int | None = None, batch_id: int | None = None
+    ) -> int:
+        """Apply a manual action to one code or a whole batch; codes not in a source state are left alone."""
+        ...
+
+    def unsold(self, batch_id: int) -> AsyncIterator[StoredCode]:
+        """The batch's available and frozen codes, streamed."""
+        ...
 
     async def add_batch(self, batch: Batch) -> Batch: ...
 

@@ -28,12 +28,14 @@ class Permission(StrEnum):
     VIEW_CATALOG = "view_catalog"
     MANAGE_CATALOG = "manage_catalog"
     MANAGE_CODES = "manage_codes"
+    REVEAL_CODES = "reveal_codes"
+    EXPORT_CODES = "export_codes"
 
 
 _EVERY_ROLE = frozenset({Permission.USE_ADMIN, Permission.VIEW_CATALOG})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.OPERATOR: _EVERY_ROLE | {Permission.MANAGE_CATALOG, Permission.MANAGE_CODES},
+    Role.OPERATOR: _EVERY_ROLE | {Permission.MANAGE_CATALOG, Permission.MANAGE_CODES, Permission.REVEAL_CODES},
     Role.FINANCE: _EVERY_ROLE,
     Role.SUPPORT: _EVERY_ROLE,
     Role.CLERK: _EVERY_ROLE,

@@ -127,6 +127,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "catalog": provide(container.catalog),
             "stock": provide(container.stock),
             "imports": provide(container.imports),
+            "codes": provide(container.codes),
             "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),
         },

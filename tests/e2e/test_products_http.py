@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.e2e.client import Browser
 from tests.e2e.server import OWNER_PASSWORD, Server
@@ -137,3 +139,78 @@ def wait_for_import(browser: Browser, pid: str, import_id: str):
             return status
         time.sleep(0.2)
     raise AssertionError("the import did not finish")
+
+
+def test_codes_are_masked_revealed_with_an_audit_frozen_voided_and_exported(owner, app_server):
+    owner.post("/admin/products", {**PRODUCT, "sku": "ops-card"})
+    pid = product_id(owner, "OPS-CARD")
+    lines = "卡号,密码\nOPSC-0000-1111-AAAA,PIN-1\n=HYPERLINK(1),@pin\nOPSC-0000-3333-CCCC,PIN-3\n"
+    started = post_import(owner, pid, {"source": "ops"}, ("codes.csv", lines))
+    wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
+    batch_id = re.search(rf"/admin/products/{pid}/batches/(\d+)", owner.get(f"/admin/products/{pid}").text).group(1)
+    page = owner.get(f"/admin/products/{pid}/batches/{batch_id}").text
+    assert "OPSC****AAAA" in page and "OPSC-0000-1111-AAAA" not in page and "PIN-1" not in page
+    first, second, third = re.findall(r'id="code-(\d+)"', page)
+    revealed = owner.post(f"/admin/products/{pid}/codes/{first}/reveal", htmx=True)
+    assert "OPSC-0000-1111-AAAA" in revealed.text and "PIN-1" in revealed.text
+    assert revealed.headers["cache-control"] == "no-store"
+    assert "code.reveal" in owner.get("/admin/audit").text
+    frozen = owner.post(f"/admin/products/{pid}/codes/{first}/freeze", htmx=True)
+    assert "Frozen" in frozen.text and "OPSC-0000-1111-AAAA" not in frozen.text
+    assert owner.post(f"/admin/products/{pid}/codes/{second}/void", htmx=True).status_code == 200
+    assert owner.post(f"/admin/products/{pid}/codes/{third}/melt", htmx=True).status_code == 404
+    wrong = owner.post(f"/admin/products/{pid}/batches/{batch_id}/export", {"password": "nope", "format": "csv"})
+    assert wrong.status_code == 401
+    exported = owner.post(
+        f"/admin/products/{pid}/batches/{batch_id}/export", {"password": OWNER_PASSWORD, "format": "csv"}
+    )
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    rows = exported.content.decode("utf-8-sig").splitlines()
+    assert rows == ["card_number,pin", "OPSC-0000-1111-AAAA,PIN-1", "OPSC-0000-3333-CCCC,PIN-3"], (
+        "voided codes stay out"
+    )
+    assert "codes.export" in owner.get("/admin/audit").text
+    voided = owner.post(f"/admin/products/{pid}/batches/{batch_id}/void")
+    assert (
+        voided.status_code == 303 and "2 codes voided." in owner.get(f"/admin/products/{pid}/batches/{batch_id}").text
+    )
+    counts = owner.get(f"/admin/products/{pid}").text
+    assert re.search(r'<span class="stat-value">3</span><span class="stat-label">Void', counts)
+
+
+def test_exports_escape_formula_cells(owner):
+    owner.post("/admin/products", {**PRODUCT, "sku": "formula-card"})
+    pid = product_id(owner, "FORMULA-CARD")
+    started = post_import(owner, pid, {"source": "x"}, ("codes.csv", "=HYPERLINK(1),@pin\n+CMD,-1\n"))
+    wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
+    batch_id = re.search(rf"/admin/products/{pid}/batches/(\d+)", owner.get(f"/admin/products/{pid}").text).group(1)
+    exported = owner.post(
+        f"/admin/products/{pid}/batches/{batch_id}/export", {"password": OWNER_PASSWORD, "format": "csv"}
+    )
+    assert exported.content.decode("utf-8-sig").splitlines()[1:] == ["'=HYPERLINK(1),'@pin", "'+CMD,'-1"]
+    workbook = owner.post(
+        f"/admin/products/{pid}/batches/{batch_id}/export", {"password": OWNER_PASSWORD, "format": "xlsx"}
+    )
+    sheet = load_workbook(io.BytesIO(workbook.content), read_only=True).active
+    assert list(sheet.iter_rows(values_only=True))[1] == ("'=HYPERLINK(1)", "'@pin")
+
+
+def test_only_owners_export_and_clerks_cannot_reveal(app_server, owner):
+    owner.post("/admin/products", {**PRODUCT, "sku": "guarded-card"})
+    pid = product_id(owner, "GUARDED-CARD")
+    started = post_import(owner, pid, {"source": "x"}, ("codes.csv", "GUARD-0001\n"))
+    wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
+    page = owner.get(f"/admin/products/{pid}").text
+    batch_id = re.search(rf"/admin/products/{pid}/batches/(\d+)", page).group(1)
+    code = re.search(r'id="code-(\d+)"', owner.get(f"/admin/products/{pid}/batches/{batch_id}").text).group(1)
+    app_server.add_staff("ops.guard", "operator", "operator guard password")
+    app_server.add_staff("clerk.guard", "clerk", "clerk guard password")
+    operator, clerk = Browser(app_server.url), Browser(app_server.url)
+    operator.login("ops.guard", "operator guard password")
+    clerk.login("clerk.guard", "clerk guard password")
+    export = {"password": "operator guard password", "format": "csv"}
+    assert operator.post(f"/admin/products/{pid}/batches/{batch_id}/export", export).status_code == 403
+    assert operator.post(f"/admin/products/{pid}/codes/{code}/reveal", htmx=True).status_code == 200
+    assert clerk.post(f"/admin/products/{pid}/codes/{code}/reveal", htmx=True).status_code == 403
+    assert clerk.post(f"/admin/products/{pid}/codes/{code}/freeze", htmx=True).status_code == 403
+    assert clerk.get(f"/admin/products/{pid}/batches/{batch_id}").status_code == 200

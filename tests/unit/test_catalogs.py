@@ -24,7 +24,7 @@ def used_keys() -> set[str]:
     keys: set[str] = set()
     for template in (SRC / "web" / "templates").rglob("*.html"):
         # Dynamic keys (`_("role." ~ member.role)`) end in a dot here; the enums below cover them.
-        keys |= {k for k in re.findall(r"""_\(\s*['"]([a-z0-9_.-]+)['"]""", template.read_text()) if k[-1] != "."}
+        keys |= {k for k in re.findall(r"""_\(\s*['"]([a-z0-9_.-]+)['"]""", template.read_text()) if k[-1] not in "._"}
     for module in (SRC / "web").rglob("*.py"):
         keys |= set(re.findall(r"""translate\([^,]+,\s*['"]([a-z0-9_.-]+)['"]""", module.read_text()))
     keys |= {f"role.{r}" for r in Role} | {f"status.{s}" for s in StaffStatus}

@@ -10,6 +10,7 @@ from domain.codepool import (
     TRANSITIONS,
     VOUCHER_ALPHABET,
     CardSecret,
+    CodeAction,
     CodeState,
     IllegalTransition,
     StockCounts,
@@ -117,3 +118,10 @@ def test_the_check_character_catches_nearly_every_adjacent_swap():
 def test_voucher_length_is_bounded(length):
     with pytest.raises(ValidationFailed):
         new_voucher(length)
+
+
+@pytest.mark.parametrize("action", list(CodeAction))
+def test_every_manual_action_is_an_allowed_transition(action):
+    for source in action.sources:
+        check_transition(source, action.target)
+    assert CodeState.SOLD not in action.sources and CodeState.RESERVED not in action.sources

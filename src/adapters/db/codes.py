@@ -3,17 +3,20 @@ SQLite's BEGIN IMMEDIATE (taken by every writing unit of work) serialises writer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.tables import code_batches, codes
-from domain.codepool import Batch, CodeState, OutOfStock, Sealed, StockCounts
+from domain.codepool import UNSOLD, Batch, CodeAction, CodeState, OutOfStock, Sealed, StockCounts, StoredCode
 from domain.money import Money
+from domain.paging import Page, PageRequest
 
 
 class AllocationHints:
@@ -39,9 +42,52 @@ class AllocationHints:
 
 
 class SqlCodes:
-    def __init__(self, connection: AsyncConnection, hints: AllocationHints) -> None:
+    def __init__(self, connection: AsyncConnection, hints: AllocationHints, *, lock: bool) -> None:
         self._db = connection
         self._hints = hints
+        self._lock = lock
+
+    async def get(self, code_id: int) -> StoredCode | None:
+        query = select(codes).where(codes.c.id == code_id)
+        row = (await self._db.execute(query.with_for_update() if self._lock else query)).first()
+        return _code(row) if row else None
+
+    async def batch(self, batch_id: int) -> Batch | None:
+        row = (await self._db.execute(select(code_batches).where(code_batches.c.id == batch_id))).first()
+        return _batch(row) if row else None
+
+    async def of_batch(self, batch_id: int, page: PageRequest) -> Page[StoredCode]:
+        total = (
+            await self._db.execute(select(func.count()).select_from(codes).where(codes.c.batch_id == batch_id))
+        ).scalar_one()
+        rows = await self._db.execute(
+            select(codes).where(codes.c.batch_id == batch_id).order_by(codes.c.id).limit(page.size).offset(page.offset)
+        )
+        return Page([_code(row) for row in rows], total, page)
+
+    async def apply(
+        self, action: CodeAction, now: datetime, *, code_id: int | None = None, batch_id: int | None = None
+    ) -> int:
+        """Move the code (or every code of the batch) that is in one of the action's source states."""
+        which = codes.c.id == code_id if code_id is not None else codes.c.batch_id == batch_id
+        moved = await self._db.execute(
+            update(codes)
+            .where(which, codes.c.state.in_([state.value for state in action.sources]))
+            .values(state=action.target.value, state_changed_at=now)
+            .returning(codes.c.id)
+        )
+        return len(moved.all())
+
+    async def unsold(self, batch_id: int) -> AsyncIterator[StoredCode]:
+        """The batch's unsold codes in id order, streamed from the database rather than loaded at once."""
+        result = await self._db.stream(
+            select(codes)
+            .where(codes.c.batch_id == batch_id, codes.c.state.in_([state.value for state in UNSOLD]))
+            .order_by(codes.c.id)
+            .execution_options(yield_per=2000)
+        )
+        async for row in result:
+            yield _code(row)
 
     async def add_batch(self, batch: Batch) -> Batch:
         new_id = (
@@ -131,19 +177,7 @@ class SqlCodes:
         rows = await self._db.execute(
             select(code_batches).where(code_batches.c.product_id == product_id).order_by(code_batches.c.id.desc())
         )
-        return [
-            Batch(
-                id=row.id,
-                product_id=row.product_id,
-                source=row.source,
-                unit_cost=Money(row.unit_cost_minor, row.currency),
-                imported_by=row.imported_by,
-                imported_at=row.imported_at,
-                expires_at=row.expires_at,
-                total=row.total,
-            )
-            for row in rows
-        ]
+        return [_batch(row) for row in rows]
 
     async def _take(self, product_id: int, quantity: int, holder: str, now: datetime, *, after: int) -> list[int]:
         # The candidates are chosen once, in a materialised CTE: as an IN (subquery), PostgreSQL may run a
@@ -173,3 +207,29 @@ class SqlCodes:
             .returning(codes.c.id)
         )
         return len(moved.all())
+
+
+def _batch(row: Row[Any]) -> Batch:
+    return Batch(
+        id=row.id,
+        product_id=row.product_id,
+        source=row.source,
+        unit_cost=Money(row.unit_cost_minor, row.currency),
+        imported_by=row.imported_by,
+        imported_at=row.imported_at,
+        expires_at=row.expires_at,
+        total=row.total,
+    )
+
+
+def _code(row: Row[Any]) -> StoredCode:
+    return StoredCode(
+        id=row.id,
+        product_id=row.product_id,
+        batch_id=row.batch_id,
+        state=CodeState(row.state),
+        fingerprint=bytes(row.fingerprint),
+        sealed=Sealed(row.key_id, bytes(row.nonce), bytes(row.ciphertext)),
+        state_changed_at=row.state_changed_at,
+        holder=row.holder,
+    )

@@ -38,7 +38,7 @@ class SqlUnitOfWork:
         await self._connection.begin()
         self.staff = SqlStaff(self._connection, lock=not self._read_only)
         self.products = SqlProducts(self._connection, lock=not self._read_only)
-        self.codes = SqlCodes(self._connection, self._hints)
+        self.codes = SqlCodes(self._connection, self._hints, lock=not self._read_only)
         self.imports = SqlImports(self._connection, lock=not self._read_only)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from domain.audit import Actor, AuditEntry
-from domain.ports import Clock, Counters, PasswordHasher, UnitOfWorkFactory
+from domain.ports import Clock, Counters, Hits, PasswordHasher, UnitOfWorkFactory
 from domain.staff import InvalidCredentials, LoginThrottled, StaffMember, StaffStatus, normalize_username
 from domain.throttle import LoginThrottle
 
@@ -58,6 +59,16 @@ class SignIn:
             )
             await uow.commit()
         return current
+
+    async def confirm(self, member: StaffMember, password: str, ip: str) -> None:
+        """Ask for the password again before something sensitive (an export); throttled like a login."""
+        account_key = self.throttle.account_key(member.username)
+        hits = await self.counters.add(account_key, 1, self.throttle.window)
+        self.throttle.check(hits, Hits(0, timedelta(0)))
+        if not member.password_hash or not await self.passwords.verify(member.password_hash, password):
+            await self._audit(Actor.staff(member.id, member.username, ip), "staff.confirm_failed", member.username)
+            raise InvalidCredentials("wrong password")
+        await self.counters.reset(account_key)
 
     async def log_out(self, member: StaffMember, ip: str | None) -> None:
         await self._audit(Actor.staff(member.id, member.username, ip), "staff.logout", member.username)

@@ -84,3 +84,9 @@ class ImportForm:
     expires_on: str = ""  # a date, yyyy-mm-dd; codes expire at its end in the shop's time zone
     codes: str = ""  # pasted text, used when no file is chosen
     file: UploadFile | None = None
+
+
+@dataclass
+class ExportForm:
+    password: str = ""
+    format: str = "csv"

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
+from litestar.plugins.flash import flash
 from litestar.plugins.htmx import HTMXRequest
-from litestar.response import Template
+from litestar.response import Stream, Template
 
-from domain.codepool import BatchDetails
+from adapters.codefiles import csv_export, xlsx_export
+from domain.codepool import BatchDetails, CodeAction
 from domain.errors import NotFound, ValidationFailed
 from domain.imports import MAX_UPLOAD_BYTES
+from domain.paging import PageRequest
+from domain.services.auth import SignIn
+from domain.services.codes import Codes, CodeView
 from domain.services.imports import CodeImports
 from domain.services.stock import Stock
 from domain.staff import Permission
-from web.auth import actor, requires
-from web.controllers.forms import ImportForm
+from web.auth import actor, client_ip, requires
+from web.controllers.auth import go
+from web.controllers.forms import ExportForm, Form, ImportForm
+from web.i18n import locale_of, translate
 
 READ_SIZE = 1024 * 1024
+CODES_PER_PAGE = 50
+NO_STORE = {"Cache-Control": "no-store"}
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class StockController(Controller):
@@ -71,6 +81,82 @@ class StockController(Controller):
         # When the import ends, the stock counts on the page refresh themselves.
         headers = {"HX-Trigger": "stock-changed"} if job.finished else {}
         return Template("stock/_import.html", context={"job": job, "product_id": product_id}, headers=headers)
+
+    @get("/batches/{batch_id:int}")
+    async def batch(
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        batch_id: FromPath[int],
+        codes: NamedDependency[Codes],
+        stock: NamedDependency[Stock],
+        page: FromQuery[int] = 1,
+    ) -> Template:
+        context = {
+            "stock": await stock.of_product(product_id),
+            "batch": await codes.batch(product_id, batch_id),
+            "codes": await codes.of_batch(product_id, batch_id, PageRequest(page, CODES_PER_PAGE)),
+        }
+        return Template("stock/batch.html", context=context)
+
+    @post("/batches/{batch_id:int}/{action:str}", guards=[requires(Permission.MANAGE_CODES)], status_code=200)
+    async def batch_action(
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        batch_id: FromPath[int],
+        action: FromPath[str],
+        codes: NamedDependency[Codes],
+    ) -> Response[Any]:
+        changed = await codes.apply(product_id, _action(action), actor(request), batch_id=batch_id)
+        flash(request, translate(locale_of(request), f"codes.{action}_done", count=changed), "success")
+        return go(request, f"/admin/products/{product_id}/batches/{batch_id}")
+
+    @post("/codes/{code_id:int}/{action:str}", guards=[requires(Permission.MANAGE_CODES)], status_code=200)
+    async def code_action(
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        code_id: FromPath[int],
+        action: FromPath[str],
+        codes: NamedDependency[Codes],
+    ) -> Template:
+        await codes.apply(product_id, _action(action), actor(request), code_id=code_id)
+        return Template("stock/_code_row.html", context={"view": await codes.view(product_id, code_id)})
+
+    @post("/codes/{code_id:int}/reveal", guards=[requires(Permission.REVEAL_CODES)], status_code=200)
+    async def reveal(
+        self, request: HTMXRequest, product_id: FromPath[int], code_id: FromPath[int], codes: NamedDependency[Codes]
+    ) -> Template:
+        code, secret = await codes.reveal(product_id, code_id, actor(request))
+        context = {"view": CodeView(code, secret.masked), "secret": secret}
+        return Template("stock/_code_row.html", context=context, headers=NO_STORE)
+
+    @post("/batches/{batch_id:int}/export", guards=[requires(Permission.EXPORT_CODES)], status_code=200)
+    async def export(
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        batch_id: FromPath[int],
+        data: Form[ExportForm],
+        codes: NamedDependency[Codes],
+        sign_in: NamedDependency[SignIn],
+    ) -> Response[Any]:
+        """The batch's unsold codes as a file, after the owner types the password again."""
+        await sign_in.confirm(request.user, data.password, client_ip(request))
+        secrets = await codes.export(product_id, batch_id, actor(request))
+        name = f"batch-{batch_id}-unsold.{'xlsx' if data.format == 'xlsx' else 'csv'}"
+        headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
+        if data.format == "xlsx":
+            return Response(await xlsx_export(secrets), media_type=XLSX_TYPE, headers=headers)
+        return Stream(csv_export(secrets), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _action(name: str) -> CodeAction:
+    try:
+        return CodeAction(name)
+    except ValueError:
+        raise NotFound(f"no action {name!r}") from None
 
 
 async def _read(upload: UploadFile) -> AsyncIterator[bytes]:

@@ -56,3 +56,10 @@
     button.classList.add("copied");
   });
 })();
+
+// Plain forms that need a second thought: <button data-confirm="…"> asks before submitting.
+document.addEventListener("submit", function (event) {
+  var button = event.submitter;
+  var question = button && button.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) event.preventDefault();
+});
