@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("format", sa.String(length=10), nullable=False),
         sa.Column("file_name", sa.String(length=255), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("generate_count", sa.Integer(), nullable=True),
+        sa.Column("generate_length", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=60), nullable=False),
         sa.Column("unit_cost_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), server_default="CNY", nullable=False),

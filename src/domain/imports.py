@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from domain.errors import DomainError
+from domain.codepool import VOUCHER_MAX, VOUCHER_MIN
+from domain.errors import DomainError, ValidationFailed
 from domain.money import Money
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -20,6 +21,7 @@ REJECTED_KEPT = 1000  # rejected lines listed in the result; the count covers th
 class ImportFormat(StrEnum):
     TEXT = "text"  # pasted text, .txt or .csv: one code per line, optional PIN column
     XLSX = "xlsx"
+    GENERATED = "generated"  # own voucher codes, made by the worker instead of read from a file
 
 
 class ImportStatus(StrEnum):
@@ -76,6 +78,9 @@ class CodeImport:
     created_at: datetime
     status: ImportStatus = ImportStatus.QUEUED
     size: int = 0
+    # For generated vouchers: how many codes, of what length.
+    generate_count: int | None = None
+    generate_length: int | None = None
     progress: ImportProgress = field(default_factory=ImportProgress)
     error: str | None = None
     batch_id: int | None = None
@@ -99,6 +104,19 @@ class CodeImport:
 
     def failed(self, problem: str, now: datetime) -> CodeImport:
         return replace(self, status=ImportStatus.FAILED, error=problem, finished_at=now)
+
+
+MAX_GENERATE = 1_000_000
+
+
+def check_generation(count: int, length: int) -> None:
+    errors: dict[str, str] = {}
+    if not 1 <= count <= MAX_GENERATE:
+        errors["count"] = "generate_count"
+    if not VOUCHER_MIN <= length <= VOUCHER_MAX:
+        errors["length"] = "voucher_length"
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def format_of(file_name: str) -> ImportFormat:

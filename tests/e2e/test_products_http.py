@@ -214,3 +214,19 @@ def test_only_owners_export_and_clerks_cannot_reveal(app_server, owner):
     assert clerk.post(f"/admin/products/{pid}/codes/{code}/reveal", htmx=True).status_code == 403
     assert clerk.post(f"/admin/products/{pid}/codes/{code}/freeze", htmx=True).status_code == 403
     assert clerk.get(f"/admin/products/{pid}/batches/{batch_id}").status_code == 200
+
+
+def test_voucher_codes_are_generated_in_the_background(owner):
+    owner.post("/admin/products", {**PRODUCT, "sku": "coffee", "delivery_kind": "voucher"})
+    pid = product_id(owner, "COFFEE")
+    assert "Generate voucher codes" in owner.get(f"/admin/products/{pid}").text
+    bad = owner.post(
+        f"/admin/products/{pid}/vouchers", {"count": "lots", "length": "12", "source": "generated"}, htmx=True
+    )
+    assert bad.status_code == 422 and 'data-field="count"' in bad.text
+    started = owner.post(
+        f"/admin/products/{pid}/vouchers", {"count": "250", "length": "9", "source": "generated"}, htmx=True
+    )
+    assert started.status_code == 200 and "250 vouchers × 9 characters" in started.text
+    done = wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
+    assert re.search(r"Imported</dt><dd class=\"ok\">250<", done.text)

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from adapters.db.tables import code_import_chunks, code_import_rows, codes
 from domain.audit import Actor
 from domain.catalog import ProductDraft
-from domain.codepool import BatchDetails, CardSecret, Sealed, binding
+from domain.codepool import BatchDetails, CardSecret, Sealed, binding, is_valid_voucher
+from domain.errors import ValidationFailed
 from domain.imports import BadCodeFile, ImportStatus
 from domain.money import Money
+from domain.services.imports import NotVoucherProduct
 
 DETAILS = BatchDetails("supplier", Money(950))
 
@@ -174,3 +176,45 @@ async def test_a_failed_import_can_be_given_up(container, imports):
     failed = await imports.fail(job.id, "internal_error")
     assert failed.status is ImportStatus.FAILED and await table_count(container, code_import_chunks) == 0
     assert (await imports.run(job.id)).status is ImportStatus.FAILED, "a finished import is never run again"
+
+
+async def voucher_product(container, sku: str = "VOUCH-1") -> int:
+    draft = ProductDraft(sku=sku, name="Coffee voucher", face_value="20", retail_price="9.9", delivery_kind="voucher")
+    return (await container.catalog.create(draft, Actor.cli())).id
+
+
+async def test_generated_vouchers_are_unique_valid_and_in_the_pool(container, imports):
+    pid = await voucher_product(container)
+    job = await imports.generate(pid, 4500, 10, DETAILS, Actor.cli())
+    assert imports.jobs.sent == [job.id] and job.format.value == "generated"
+    done = await imports.run(job.id)
+    assert done.status is ImportStatus.DONE and done.progress.imported == 4500
+    async with container.engine.connect() as connection:
+        rows = (await connection.execute(select(codes).where(codes.c.product_id == pid))).all()
+    vault = container.stock.vault
+    numbers = [
+        CardSecret.from_plaintext(
+            vault.open(Sealed(r.key_id, r.nonce, r.ciphertext), binding=binding(pid, r.fingerprint))
+        ).number
+        for r in rows
+    ]
+    assert len(set(numbers)) == 4500 and all(len(n) == 10 and is_valid_voucher(n) for n in numbers)
+
+
+async def test_generation_makes_up_for_codes_that_collide(container, imports, monkeypatch):
+    pid = await voucher_product(container)
+    await container.stock.add_codes(pid, [(1, "TAKENCODE2", "")], DETAILS, Actor.cli())
+    sequence = iter(["FIRSTCODE2", "FIRSTCODE2", "TAKENCODE2", "SECONDCDE2", "THIRDCODE2", "FOURTHCDE2"])
+    monkeypatch.setattr("domain.services.imports.new_voucher", lambda length: next(sequence))
+    job = await imports.generate(pid, 3, 10, DETAILS, Actor.cli())
+    done = await imports.run(job.id)
+    assert done.progress.imported == 3
+    assert (await container.stock.of_product(pid)).counts.available == 4
+
+
+async def test_vouchers_are_generated_only_for_voucher_products(container, imports):
+    with pytest.raises(NotVoucherProduct):
+        await imports.generate(await product(container), 10, 12, DETAILS, Actor.cli())
+    with pytest.raises(ValidationFailed) as caught:
+        await imports.generate(await voucher_product(container), 0, 40, DETAILS, Actor.cli())
+    assert caught.value.errors == {"count": "generate_count", "length": "voucher_length"}

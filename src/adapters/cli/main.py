@@ -270,6 +270,30 @@ def codes_import(out: Output, file: Path, sku: str, source: str, unit_cost: str,
     out.emit(result, "\n".join(lines))
 
 
+@codes.command("generate")
+@click.option("--product", "sku", required=True, help="a voucher product's SKU")
+@click.option("--count", type=click.IntRange(1, 1_000_000), required=True)
+@click.option("--length", type=click.IntRange(8, 32), default=12, show_default=True)
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last day the codes are valid")
+@click.pass_obj
+def codes_generate(out: Output, sku: str, count: int, length: int, expires: datetime | None) -> None:
+    """Generate own voucher codes (unique, with a check character); runs here, now."""
+
+    async def work(container: bootstrap.Container) -> CodeImport | None:
+        product = await container.catalog.by_sku(sku)
+        zone = ZoneInfo(container.settings.display_timezone)
+        expires_at = datetime.combine(expires.date(), time.max, zone) if expires else None
+        details = BatchDetails.checked("generated", "0", expires_at, datetime.now(zone))
+        job = await container.imports.generate(product.id or 0, count, length, details, Actor.cli())
+        return await container.imports.run(job.id or 0)
+
+    job: CodeImport = run(work)
+    out.emit(
+        {"import": job.id, "status": job.status, "batch": job.batch_id, "generated": job.progress.imported},
+        f"generated {job.progress.imported} voucher codes into batch #{job.batch_id}",
+    )
+
+
 async def _read_file(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as handle:
         while piece := await asyncio.to_thread(handle.read, 1024 * 1024):

@@ -81,6 +81,22 @@ class SqlImports:
         )
         return cursor.rowcount
 
+    async def pool_collisions(self, import_id: int, product_id: int) -> list[bytes]:
+        """Fingerprints staged for this import that the product's pool already has."""
+        rows = await self._db.execute(
+            select(code_import_rows.c.fingerprint)
+            .join(codes, (codes.c.product_id == product_id) & (codes.c.fingerprint == code_import_rows.c.fingerprint))
+            .where(code_import_rows.c.import_id == import_id)
+        )
+        return [bytes(fingerprint) for fingerprint in rows.scalars()]
+
+    async def unstage(self, import_id: int, fingerprints: Sequence[bytes]) -> None:
+        await self._db.execute(
+            delete(code_import_rows).where(
+                code_import_rows.c.import_id == import_id, code_import_rows.c.fingerprint.in_(fingerprints)
+            )
+        )
+
     async def move_staged(self, import_id: int, batch: Batch, now: datetime) -> int:
         staged = (
             select(
@@ -127,6 +143,8 @@ def _values(job: CodeImport) -> dict[str, Any]:
         "format": job.format.value,
         "file_name": job.file_name[:255],
         "size": job.size,
+        "generate_count": job.generate_count,
+        "generate_length": job.generate_length,
         "source": job.source,
         "unit_cost_minor": job.unit_cost.minor,
         "currency": job.unit_cost.currency,
@@ -153,6 +171,8 @@ def _job(row: RowMapping) -> CodeImport:
         created_at=row["created_at"],
         status=ImportStatus(row["status"]),
         size=row["size"],
+        generate_count=row["generate_count"],
+        generate_length=row["generate_length"],
         progress=ImportProgress(
             rows_read=row["rows_read"],
             staged=row["staged"],

@@ -147,6 +147,8 @@ code_imports = Table(
     Column("format", String(10), nullable=False),
     Column("file_name", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
+    Column("generate_count", Integer),
+    Column("generate_length", Integer),
     Column("source", String(60), nullable=False),
     Column("unit_cost_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False, server_default="CNY"),

@@ -6,14 +6,29 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, replace
 
 from domain.audit import Actor, AuditEntry
+from domain.catalog import DeliveryKind
 from domain.codefile import CodeColumns
-from domain.codepool import Batch, BatchDetails, CardSecret, Sealed, binding
-from domain.errors import NotFound, ValidationFailed
-from domain.imports import MAX_UPLOAD_BYTES, BadCodeFile, CodeImport, ImportProgress, format_of
+from domain.codepool import Batch, BatchDetails, CardSecret, Sealed, binding, new_voucher
+from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.imports import (
+    MAX_UPLOAD_BYTES,
+    BadCodeFile,
+    CodeImport,
+    ImportFormat,
+    ImportProgress,
+    check_generation,
+    format_of,
+)
 from domain.ports import BackgroundJobs, Clock, CodeFileReader, CodeVault, UnitOfWorkFactory
 from domain.services.stock import Stock
 
 STAGE_EVERY = 2000  # rows sealed and staged per transaction; progress is saved with each
+
+
+class NotVoucherProduct(DomainError):
+    """Codes are generated only for own vouchers; card codes come from their issuer."""
+
+    code = "not_a_voucher_product"
 
 
 def _chunk_binding(import_id: int, seq: int) -> str:
@@ -67,6 +82,29 @@ class CodeImports:
         await self.jobs.import_codes(job.id)
         return job
 
+    async def generate(
+        self, product_id: int, count: int, length: int, details: BatchDetails, actor: Actor
+    ) -> CodeImport:
+        """Queue `count` new voucher codes of `length` characters for a voucher product."""
+        product = await self.stock.pooled_product(product_id)
+        if product.delivery_kind is not DeliveryKind.VOUCHER:
+            raise NotVoucherProduct(f"{product.sku} sells {product.delivery_kind} codes, not own vouchers")
+        check_generation(count, length)
+        job = CodeImport(
+            product.id or 0, ImportFormat.GENERATED, f"{count} × {length}", details.source, details.unit_cost,
+            details.expires_at, actor.name, self.clock.now(), generate_count=count, generate_length=length,
+        )  # fmt: skip
+        async with self.uow() as uow:
+            job = await uow.imports.add(job)
+            await uow.audit.record(
+                AuditEntry(
+                    job.created_at, actor, "codes.generate_started", product.sku, {"import": job.id, "count": count}
+                )
+            )
+            await uow.commit()
+        await self.jobs.import_codes(job.id or 0)
+        return job
+
     async def run(self, import_id: int) -> CodeImport | None:
         """Read, seal and stage the whole file, then add it to the pool at once. Safe to run again."""
         async with self.uow() as uow:
@@ -78,7 +116,7 @@ class CodeImports:
             await uow.imports.save(job)
             await uow.commit()
         try:
-            job = await self._stage_all(job)
+            job = await (self._generate_all(job) if job.format is ImportFormat.GENERATED else self._stage_all(job))
             return await self._finish(job)
         except BadCodeFile as bad:
             return await self.fail(import_id, bad.problem)
@@ -131,6 +169,31 @@ class CodeImports:
         progress = await self._stage(job, progress, rows, pending, rejected, 1000)
         if progress.rows_read == 0:
             raise BadCodeFile("empty_file")
+        return job.advanced(progress)
+
+    async def _generate_all(self, job: CodeImport) -> CodeImport:
+        """Exactly `generate_count` codes, none already in the pool: collisions are simply made again."""
+        assert job.id is not None and job.generate_count and job.generate_length
+        count, length = job.generate_count, job.generate_length
+        progress, line = ImportProgress(), 0
+        while progress.staged < count:
+            pending = []
+            for _ in range(min(STAGE_EVERY, count - progress.staged)):
+                line += 1
+                secret = CardSecret.of(new_voucher(length))
+                fingerprint = self.vault.fingerprint(secret.number)
+                where = binding(job.product_id, fingerprint)
+                pending.append((line, fingerprint, self.vault.seal(secret.plaintext(), binding=where)))
+            permille = min(999, (progress.staged + len(pending)) * 1000 // count)
+            progress = await self._stage(job, progress, len(pending), pending, [], permille)
+            if progress.staged == count:
+                async with self.uow() as uow:
+                    taken = await uow.imports.pool_collisions(job.id, job.product_id)
+                    if taken:
+                        await uow.imports.unstage(job.id, taken)
+                        progress = replace(progress, staged=progress.staged - len(taken))
+                        await uow.imports.save(job.advanced(progress))
+                    await uow.commit()
         return job.advanced(progress)
 
     async def _stage(

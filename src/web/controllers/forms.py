@@ -90,3 +90,12 @@ class ImportForm:
 class ExportForm:
     password: str = ""
     format: str = "csv"
+
+
+@dataclass
+class GenerateForm:
+    count: str = ""  # numbers arrive as text; the domain says what is wrong with them
+    length: str = "12"
+    source: str = "generated"
+    unit_cost: str = ""
+    expires_on: str = ""

@@ -28,7 +28,7 @@ from domain.services.stock import Stock
 from domain.staff import Permission
 from web.auth import actor, client_ip, requires
 from web.controllers.auth import go
-from web.controllers.forms import ExportForm, Form, ImportForm
+from web.controllers.forms import ExportForm, Form, GenerateForm, ImportForm
 from web.i18n import locale_of, translate
 
 READ_SIZE = 1024 * 1024
@@ -59,9 +59,7 @@ class StockController(Controller):
         imports: NamedDependency[CodeImports],
         display_zone: NamedDependency[ZoneInfo],
     ) -> Template:
-        details = BatchDetails.checked(
-            data.source, data.unit_cost, _end_of(data.expires_on, display_zone), datetime.now(display_zone)
-        )
+        details = _batch_details(data.source, data.unit_cost, data.expires_on, display_zone)
         if data.file is not None and data.file.filename:
             name, content = data.file.filename, _read(data.file)
         elif data.codes.strip():
@@ -69,6 +67,20 @@ class StockController(Controller):
         else:
             raise ValidationFailed({"codes": "file_or_paste"})
         job = await imports.start(product_id, name, content, details, actor(request))
+        return Template("stock/_import.html", context={"job": job, "product_id": product_id})
+
+    @post("/vouchers", guards=[requires(Permission.MANAGE_CODES)], status_code=200)
+    async def generate_vouchers(
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        data: Form[GenerateForm],
+        imports: NamedDependency[CodeImports],
+        display_zone: NamedDependency[ZoneInfo],
+    ) -> Template:
+        details = _batch_details(data.source, data.unit_cost, data.expires_on, display_zone)
+        count, length = _whole(data.count, "count", "generate_count"), _whole(data.length, "length", "voucher_length")
+        job = await imports.generate(product_id, count, length, details, actor(request))
         return Template("stock/_import.html", context={"job": job, "product_id": product_id})
 
     @get("/imports/{import_id:int}")
@@ -169,6 +181,18 @@ async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
 
 async def _pasted(text: str) -> AsyncIterator[bytes]:
     yield text.encode()
+
+
+def _whole(text: str, field: str, problem: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValidationFailed({field: problem}) from None
+
+
+def _batch_details(source: str, unit_cost: str, expires_on: str, zone: ZoneInfo) -> BatchDetails:
+    """Expiry is a day in the shop's time zone: codes are good until its last second."""
+    return BatchDetails.checked(source, unit_cost, _end_of(expires_on, zone), datetime.now(zone))
 
 
 def _end_of(day: str, zone: ZoneInfo) -> datetime | None:
