@@ -43,6 +43,7 @@ from domain.services.auth import SignIn
 from domain.services.catalog import Catalog
 from domain.services.codes import Codes
 from domain.services.imports import CodeImports
+from domain.services.keys import KeyRotation
 from domain.services.operations import Operations
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
@@ -63,6 +64,7 @@ class Container:
     stock: Stock
     imports: CodeImports
     codes: Codes
+    key_rotation: KeyRotation
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -134,6 +136,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         stock=stock,
         imports=CodeImports(uow, vault, CodeFiles(), DramatiqJobs() if queue else RunByCaller(), stock, clock),
         codes=Codes(uow, vault, clock),
+        key_rotation=KeyRotation(uow, vault, clock),
     )
 
 

@@ -54,6 +54,17 @@ class KeyRing:
     def generate_entry(key_id: str) -> str:
         return f"{key_id}:{_b64(secrets.token_bytes(KEY_BYTES))}"
 
+    def text(self) -> str:
+        """The ring as `KAQUAN_CODE_KEYS` takes it, the active key first."""
+        ordered = [self.active, *(key_id for key_id in self.keys if key_id != self.active)]
+        return ",".join(f"{key_id}:{_b64(self.keys[key_id])}" for key_id in ordered)
+
+    def with_new_key(self) -> KeyRing:
+        """A fresh key in front (it seals from now on); every older key stays to open what it sealed."""
+        numbers = [int(key_id[1:]) for key_id in self.keys if key_id[:1] == "k" and key_id[1:].isdigit()]
+        new_id = f"k{max(numbers, default=0) + 1}"
+        return KeyRing({new_id: secrets.token_bytes(KEY_BYTES), **self.keys}, new_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Secrets:
@@ -86,6 +97,21 @@ def load_secrets(settings: Settings) -> Secrets:
     if len(fingerprint) < KEY_BYTES or len(values["KAQUAN_SECRET_KEY"]) < 32:
         raise MissingSecrets("KAQUAN_SECRET_KEY and KAQUAN_FINGERPRINT_KEY must hold at least 32 bytes")
     return Secrets(values["KAQUAN_SECRET_KEY"], KeyRing.parse(values["KAQUAN_CODE_KEYS"]), fingerprint)
+
+
+def rotate_code_keys(settings: Settings) -> tuple[KeyRing, Path | None]:
+    """Add a new code key in front of the ring. Dev mode rewrites <var_dir>/keys/code_keys and says where;
+    with the ring in the environment, the caller must publish the returned ring itself (None)."""
+    ring = load_secrets(settings).code_keys.with_new_key()
+    if settings.code_keys is not None:
+        return ring, None
+    path = settings.var_dir / "keys" / "code_keys"
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(ring.text() + "\n")
+    os.replace(draft, path)
+    return ring, path
 
 
 def _dev_secret(store: Path, name: str, generate: Callable[[], str]) -> str:

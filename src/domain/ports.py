@@ -127,6 +127,16 @@ class CodeRepository(Protocol):
         """Apply a manual action to one code or a whole batch; codes not in a source state are left alone."""
         ...
 
+    async def count_by_key(self) -> dict[str, int]:
+        """How many codes each key id sealed."""
+        ...
+
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[StoredCode]:
+        """The next codes (by id, after `after_id`) sealed by a key other than `active`."""
+        ...
+
+    async def reseal(self, resealed: Sequence[tuple[int, Sealed]]) -> None: ...
+
     def unsold(self, batch_id: int) -> AsyncIterator[StoredCode]:
         """The batch's available and frozen codes, streamed."""
         ...

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from adapters.keys import KeyRing, MissingSecrets, load_secrets
+from adapters.keys import KeyRing, MissingSecrets, load_secrets, rotate_code_keys
 from adapters.settings import Settings
 
 
@@ -60,3 +60,11 @@ def test_malformed_key_rings_are_refused(ring):
 def test_a_weak_secret_key_is_refused(tmp_path):
     with pytest.raises(MissingSecrets):
         load_secrets(settings(tmp_path, secret_key="too-short"))
+
+
+def test_rotation_with_the_ring_in_the_environment_writes_nothing(tmp_path):
+    given = KeyRing.parse(KeyRing.generate_entry("k1") + "," + KeyRing.generate_entry("k7"))
+    ring, path = rotate_code_keys(settings(tmp_path, code_keys=given.text()))
+    assert path is None and ring.active == "k8" and ring.keys["k1"] == given.keys["k1"]
+    assert KeyRing.parse(ring.text()) == ring
+    assert not (tmp_path / "keys" / "code_keys").exists()

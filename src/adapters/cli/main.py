@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters import bootstrap
 from adapters.cli import demo
 from adapters.db import migrate
-from adapters.keys import MissingSecrets
+from adapters.keys import MissingSecrets, rotate_code_keys
 from adapters.settings import Settings
 from domain.audit import Actor
 from domain.catalog import DeliveryKind, Product, ProductDraft, ProductQuery
@@ -298,6 +298,60 @@ async def _read_file(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as handle:
         while piece := await asyncio.to_thread(handle.read, 1024 * 1024):
             yield piece
+
+
+@cli.group()
+def keys() -> None:
+    """The code-encryption key ring."""
+
+
+@keys.command("rotate")
+@click.pass_obj
+def keys_rotate(out: Output) -> None:
+    """Add a new code key in front of the ring. Restart the app, then run `kaquan keys reseal`."""
+    ring, path = rotate_code_keys(Settings())
+    if path is None:
+        out.emit(
+            {"active": ring.active, "KAQUAN_CODE_KEYS": ring.text()},
+            f"new key {ring.active}. Set this everywhere the app runs, restart, then run `kaquan keys reseal`:\n"
+            f"KAQUAN_CODE_KEYS={ring.text()}",
+        )
+    else:
+        out.emit(
+            {"active": ring.active, "file": str(path)},
+            f"new key {ring.active} written to {path}. Restart the app, then run `kaquan keys reseal`.",
+        )
+
+
+@keys.command("reseal")
+@click.pass_obj
+def keys_reseal(out: Output) -> None:
+    """Re-seal every code under the active key; resumable: run it again after any interruption."""
+
+    def report(done: int) -> None:
+        if not out.as_json:
+            click.echo(f"\r{done} codes re-sealed", nl=False, err=True)
+
+    async def work(container: bootstrap.Container) -> tuple[int, dict[str, int]]:
+        done = await container.key_rotation.reseal_all(Actor.cli(), report)
+        return done, await container.key_rotation.status()
+
+    done, status = run(work)
+    out.emit({"resealed": done, "codes_by_key": status}, f"\nre-sealed {done} codes; codes by key: {status}")
+
+
+@keys.command("status")
+@click.pass_obj
+def keys_status(out: Output) -> None:
+    """How many codes each key seals; an old key can leave the ring once it seals none."""
+
+    async def work(container: bootstrap.Container) -> tuple[str, dict[str, int]]:
+        return container.secrets.code_keys.active, await container.key_rotation.status()
+
+    active, status = run(work)
+    status = {active: 0, **status} if active not in status else status
+    lines = [f"{key_id:<8} {count:>10}{'  (active)' if key_id == active else ''}" for key_id, count in status.items()]
+    out.emit({"active": active, "codes_by_key": status}, "\n".join(lines) or f"no codes yet; active key {active}")
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -77,6 +77,30 @@ class SqlCodes:
             .returning(codes.c.id)
         )
         return len(moved.all())
+
+    async def count_by_key(self) -> dict[str, int]:
+        rows = await self._db.execute(select(codes.c.key_id, func.count()).group_by(codes.c.key_id))
+        return {key_id: count for key_id, count in rows.all()}
+
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[StoredCode]:
+        rows = await self._db.execute(
+            select(codes).where(codes.c.key_id != active, codes.c.id > after_id).order_by(codes.c.id).limit(limit)
+        )
+        return [_code(row) for row in rows]
+
+    async def reseal(self, resealed: Sequence[tuple[int, Sealed]]) -> None:
+        statement = (
+            update(codes)
+            .where(codes.c.id == bindparam("code_id"))
+            .values(key_id=bindparam("new_key"), nonce=bindparam("new_nonce"), ciphertext=bindparam("new_ciphertext"))
+        )
+        await self._db.execute(
+            statement,
+            [
+                {"code_id": code_id, "new_key": s.key_id, "new_nonce": s.nonce, "new_ciphertext": s.ciphertext}
+                for code_id, s in resealed
+            ],
+        )
 
     async def unsold(self, batch_id: int) -> AsyncIterator[StoredCode]:
         """The batch's unsold codes in id order, streamed from the database rather than loaded at once."""
