@@ -127,6 +127,10 @@ class CodeRepository(Protocol):
         """Apply a manual action to one code or a whole batch; codes not in a source state are left alone."""
         ...
 
+    async def available_counts(self, product_ids: Sequence[int]) -> dict[int, int]:
+        """Available codes per product, for a list of products (absent: none)."""
+        ...
+
     async def count_by_key(self) -> dict[str, int]:
         """How many codes each key id sealed."""
         ...

@@ -106,6 +106,7 @@ def test_codes_imported_from_a_file_and_a_paste_reach_the_pool(owner):
     page = owner.get(f"/admin/products/{pid}").text
     assert re.search(r'<span class="stat-value">301</span><span class="stat-label">Available', page)
     assert "IMP-0001" not in page and "P1" not in re.sub(r"<[^>]+>", "", page).split()
+    assert '<td class="num">301</td>' in owner.get("/admin/products?q=import-me").text, "the list shows stock"
 
 
 def test_import_input_errors_are_shown_in_place(owner):

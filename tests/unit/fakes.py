@@ -217,6 +217,13 @@ class FakeCodes:
                 tally[code.state.value] = tally.get(code.state.value, 0) + 1
         return {batch_id: StockCounts(**tally) for batch_id, tally in tallies.items()}
 
+    async def available_counts(self, product_ids: Sequence[int]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for code in self._data.codes.values():
+            if code.product_id in product_ids and code.state is CodeState.AVAILABLE:
+                counts[code.product_id] = counts.get(code.product_id, 0) + 1
+        return counts
+
     async def batches(self, product_id: int) -> list[Batch]:
         return [b for _, b in sorted(self._data.batches.items(), reverse=True) if b.product_id == product_id]
 

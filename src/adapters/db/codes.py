@@ -78,6 +78,14 @@ class SqlCodes:
         )
         return len(moved.all())
 
+    async def available_counts(self, product_ids: Sequence[int]) -> dict[int, int]:
+        rows = await self._db.execute(
+            select(codes.c.product_id, func.count())
+            .where(codes.c.product_id.in_(product_ids), codes.c.state == CodeState.AVAILABLE.value)
+            .group_by(codes.c.product_id)
+        )
+        return {product_id: count for product_id, count in rows.all()}
+
     async def count_by_key(self) -> dict[str, int]:
         rows = await self._db.execute(select(codes.c.key_id, func.count()).group_by(codes.c.key_id))
         return {key_id: count for key_id, count in rows.all()}

@@ -99,6 +99,10 @@ class Stock:
             await uow.commit()
         return sold
 
+    async def available(self, product_ids: list[int]) -> dict[int, int]:
+        async with self.uow(read_only=True) as uow:
+            return await uow.codes.available_counts(product_ids) if product_ids else {}
+
     async def of_product(self, product_id: int) -> ProductStock:
         async with self.uow(read_only=True) as uow:
             product = await _product(uow, product_id)

@@ -35,6 +35,7 @@ class ProductController(Controller):
         self,
         request: Request[Any, Any, Any],
         catalog: NamedDependency[Catalog],
+        stock: NamedDependency[Stock],
         q: FromQuery[str] = "",
         category: FromQuery[str] = "",
         kind: FromQuery[str] = "",
@@ -50,6 +51,7 @@ class ProductController(Controller):
         results = await catalog.search(query, PageRequest(page, PAGE_SIZE))
         context = {
             "results": results,
+            "available": await stock.available([p.id for p in results.items if p.id is not None]),
             "filters": {"q": q, "category": category, "kind": kind, "on_sale": on_sale},
             "categories": await catalog.categories(),
             "kinds": list(DeliveryKind),
@@ -96,7 +98,13 @@ class ProductController(Controller):
 
     @post("/{product_id:int}/on-sale", guards=[requires(Permission.MANAGE_CATALOG)], status_code=200)
     async def set_on_sale(
-        self, request: HTMXRequest, product_id: FromPath[int], data: Form[OnSaleForm], catalog: NamedDependency[Catalog]
+        self,
+        request: HTMXRequest,
+        product_id: FromPath[int],
+        data: Form[OnSaleForm],
+        catalog: NamedDependency[Catalog],
+        stock: NamedDependency[Stock],
     ) -> Template:
         product = await catalog.set_on_sale(product_id, data.on_sale == "1", actor(request))
-        return Template("products/_row.html", context={"product": product})
+        available = await stock.available([product_id])
+        return Template("products/_row.html", context={"product": product, "available": available})
