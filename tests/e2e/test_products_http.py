@@ -109,6 +109,19 @@ def test_codes_imported_from_a_file_and_a_paste_reach_the_pool(owner):
     assert '<td class="num">301</td>' in owner.get("/admin/products?q=import-me").text, "the list shows stock"
 
 
+def test_codes_never_reach_the_server_log(owner, app_server):
+    owner.post("/admin/products", {**PRODUCT, "sku": "log-watch"})
+    pid = product_id(owner, "LOG-WATCH")
+    started = post_import(owner, pid, {"source": "x"}, ("codes.csv", "LOGSECRET-0001,LOGPIN-1\nBAD\x07LOGSECRET,x\n"))
+    wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
+    batch_id = re.search(rf"/admin/products/{pid}/batches/(\d+)", owner.get(f"/admin/products/{pid}").text).group(1)
+    code = re.search(r'id="code-(\d+)"', owner.get(f"/admin/products/{pid}/batches/{batch_id}").text).group(1)
+    owner.post(f"/admin/products/{pid}/codes/{code}/reveal", htmx=True)
+    owner.post(f"/admin/products/{pid}/batches/{batch_id}/export", {"password": OWNER_PASSWORD, "format": "csv"})
+    log = app_server.log.read_text()
+    assert "LOGSECRET" not in log and "LOGPIN" not in log
+
+
 def test_import_input_errors_are_shown_in_place(owner):
     owner.post("/admin/products", {**PRODUCT, "sku": "import-bad"})
     pid = product_id(owner, "IMPORT-BAD")

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.db.engine import insert_for
 from adapters.db.tables import code_batches, codes
 from domain.codepool import UNSOLD, Batch, CodeAction, CodeState, OutOfStock, Sealed, StockCounts, StoredCode
 from domain.money import Money
@@ -151,9 +151,8 @@ class SqlCodes:
         """Insert available codes, skipping fingerprints the product already has; returns how many went in."""
         if not sealed:
             return 0
-        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
         statement = (
-            dialect.insert(codes)
+            insert_for(self._db, codes)
             .on_conflict_do_nothing(index_elements=[codes.c.product_id, codes.c.fingerprint])
             .returning(codes.c.id)
         )

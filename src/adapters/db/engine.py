@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 READ_ONLY = "kaquan_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -25,6 +27,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def insert_for(connection: AsyncConnection, table: Table) -> Insert:
+    """An INSERT with the dialect's ON CONFLICT support (PostgreSQL and SQLite spell it alike)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

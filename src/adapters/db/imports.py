@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.db.engine import insert_for
 from adapters.db.tables import code_import_chunks, code_import_rows, code_imports, codes
 from domain.codepool import Batch, CodeState, Sealed
 from domain.imports import CodeImport, ImportFormat, ImportProgress, ImportStatus
@@ -112,9 +112,8 @@ class SqlImports:
             .where(code_import_rows.c.import_id == import_id)
             .order_by(code_import_rows.c.line)
         )
-        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
         await self._db.execute(
-            dialect.insert(codes)
+            insert_for(self._db, codes)
             .from_select(
                 ["product_id", "batch_id", "state", "fingerprint", "key_id", "nonce", "ciphertext", "state_changed_at"],
                 staged,

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.db.engine import insert_for
 from adapters.db.tables import worker_beats
 from domain.operations import WorkerBeat
 
@@ -19,8 +19,7 @@ class SqlWorkerBeats:
 
     async def record(self, beat: WorkerBeat) -> None:
         values = {"seen_at": beat.seen_at, "queue_lag_ms": int(beat.queue_lag.total_seconds() * 1000)}
-        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
-        upsert = dialect.insert(worker_beats).values(worker=beat.worker, **values)
+        upsert = insert_for(self._db, worker_beats).values(worker=beat.worker, **values)
         await self._db.execute(upsert.on_conflict_do_update(index_elements=[worker_beats.c.worker], set_=values))
         await self._db.execute(delete(worker_beats).where(worker_beats.c.seen_at < beat.seen_at - FORGET_AFTER))
 
