@@ -14,6 +14,7 @@ from datetime import timedelta
 from types import ModuleType
 
 import dramatiq
+import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.asyncio import AsyncIO
@@ -49,6 +50,8 @@ from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
 
+log = structlog.get_logger(__name__)
+
 
 @dataclass
 class Container:
@@ -82,14 +85,16 @@ class Container:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             checks["database"] = "ok"
-        except Exception as error:  # readiness reports every failure kind
-            checks["database"] = f"error: {type(error).__name__}"
+        except Exception:  # readiness reports every failure kind; the details go to the log only
+            log.exception("readiness: database check failed")
+            checks["database"] = "error"
         if self.redis is not None:
             try:
                 await asyncio.wait_for(self.redis.ping(), timeout=2)
                 checks["redis"] = "ok"
-            except Exception as error:
-                checks["redis"] = f"error: {type(error).__name__}"
+            except Exception:
+                log.exception("readiness: redis check failed")
+                checks["redis"] = "error"
         return checks
 
     async def aclose(self) -> None:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     code_keys: SecretStr | None = Field(default=None, description="'id:base64key,…'; the first encrypts")
     fingerprint_key: SecretStr | None = Field(default=None, description="HMAC key for code fingerprints")
 
+    public_url: str | None = Field(
+        default=None, description="where people reach the shop, e.g. https://shop.example.com; used in links"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     admin_password: SecretStr | None = None

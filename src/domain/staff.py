@@ -58,6 +58,12 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 
 
+class WrongPassword(DomainError):
+    """A signed-in member re-entered a wrong password to confirm something sensitive."""
+
+    code = "wrong_password"
+
+
 class LoginThrottled(DomainError):
     code = "login_throttled"
 
@@ -89,6 +95,11 @@ class InvalidInvite(DomainError):
 
 def normalize_username(raw: str) -> str:
     return raw.strip().lower()
+
+
+def could_be_username(text: str) -> bool:
+    """Whether `text` is shaped like a username at all; anything else cannot name an account."""
+    return _USERNAME.match(text) is not None
 
 
 def validate_password(password: str, username: str) -> None:
@@ -187,14 +198,23 @@ class StaffMember:
             role = Role(role)
         except ValueError:
             raise ValidationFailed({"role": "invalid_role"}) from None
+        if role is self.role:
+            return self
         if self.is_active_owner and role is not Role.OWNER:
             _ensure_another_owner(active_owners)
         return replace(self, role=role, auth_version=self.auth_version + 1)
 
     def disabled(self, active_owners: int) -> StaffMember:
+        """Ends every session, and any pending invite: enabling later needs a new invite link."""
         if self.is_active_owner:
             _ensure_another_owner(active_owners)
-        return replace(self, status=StaffStatus.DISABLED, auth_version=self.auth_version + 1)
+        return replace(
+            self,
+            status=StaffStatus.DISABLED,
+            auth_version=self.auth_version + 1,
+            invite_token_hash=None,
+            invite_expires_at=None,
+        )
 
     def enabled(self) -> StaffMember:
         if self.status is not StaffStatus.DISABLED:

@@ -23,12 +23,24 @@ class LoginThrottle:
     def ip_key(ip: str) -> str:
         return f"login:ip:{ip}"
 
-    def check(self, account: Hits, ip: Hits) -> None:
-        """Counts include the attempt being made, so exactly `per_account` tries pass even when they race."""
-        waits = []
-        if account.count > self.per_account:
-            waits.append(account.resets_in)
-        if ip.count > self.per_ip:
-            waits.append(ip.resets_in)
-        if waits:
-            raise LoginThrottled(max(waits))
+    @staticmethod
+    def confirm_key(username: str) -> str:
+        """Password re-entry (before an export) counts apart from logins: a login flood cannot block it."""
+        return f"confirm:account:{username}"
+
+    def check_address(self, hits: Hits) -> None:
+        _check(hits, self.per_ip)
+
+    def check_account(self, hits: Hits) -> None:
+        _check(hits, self.per_account)
+
+    @staticmethod
+    def newly_refused(hits: Hits, limit: int) -> bool:
+        """The first refused attempt of a window: the one worth an audit line (a flood writes just one)."""
+        return hits.count == limit + 1
+
+
+def _check(hits: Hits, limit: int) -> None:
+    """Counts include the attempt being made, so exactly `limit` tries pass even when they race."""
+    if hits.count > limit:
+        raise LoginThrottled(hits.resets_in)

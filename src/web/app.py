@@ -15,6 +15,7 @@ from litestar import Litestar, get
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
@@ -30,7 +31,14 @@ from adapters import bootstrap
 from adapters.bootstrap import Container
 from domain.money import Money
 from domain.staff import LOCALES, ROLE_PERMISSIONS, Permission, StaffMember
-from web.auth import RotatingSessionBackend, RotatingSessionConfig, member_of_session
+from web.auth import (
+    CSRF_COOKIE,
+    PUBLIC_URL,
+    SESSION_MAX_AGE,
+    RotatingSessionBackend,
+    RotatingSessionConfig,
+    member_of_session,
+)
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
 from web.controllers.health import healthz, readyz
@@ -39,11 +47,10 @@ from web.controllers.staff import StaffController
 from web.controllers.stock import StockController
 from web.errors import exception_handlers
 from web.i18n import locale_of, template_gettext
-from web.middleware import RequestContext, finish_response
+from web.middleware import RequestContext, response_finisher
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "kaquan_session"
-CSRF_COOKIE = "kaquan_csrf"
 
 
 @get("/", exclude_from_auth=True, include_in_schema=False)
@@ -67,8 +74,8 @@ def create_app(container: Container | None = None) -> Litestar:
 
     templates = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=setup_jinja)
 
-    async def session_user(session: dict[str, Any], _: ASGIConnection[Any, Any, Any, Any]) -> StaffMember | None:
-        return await member_of_session(session, container.sign_in)
+    async def session_user(_: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]) -> StaffMember | None:
+        return await member_of_session(connection, container.sign_in)
 
     auth = SessionAuth[StaffMember, RotatingSessionBackend](
         retrieve_user_handler=session_user,
@@ -86,8 +93,8 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        if isinstance(sessions, FileStore):
-            await sessions.delete_expired()  # Redis expires its own keys; session files need pruning
+        # Redis expires its own keys; session files are pruned now and every hour.
+        pruning = asyncio.create_task(_prune_hourly(sessions)) if isinstance(sessions, FileStore) else None
         # Without Redis, this process consumes the queue itself; with Redis, `kaquan worker` does.
         worker = None if settings.redis_url else bootstrap.embedded_worker(broker, settings)
         if worker is not None:
@@ -96,9 +103,11 @@ def create_app(container: Container | None = None) -> Litestar:
         try:
             yield
         finally:
-            heartbeats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeats
+            for task in (heartbeats, pruning):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
             await container.aclose()
@@ -145,12 +154,19 @@ def create_app(container: Container | None = None) -> Litestar:
         template_config=templates,
         plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates))],
         exception_handlers=exception_handlers,
-        before_send=[finish_response],
+        before_send=[response_finisher(https=settings.is_production)],
         lifespan=[lifespan],
+        state=State({SESSION_MAX_AGE: settings.session_max_age_seconds, PUBLIC_URL: settings.public_url}),
         openapi_config=None,
         logging_config=None,  # adapters.logging configured it already
         debug=False,
     )
+
+
+async def _prune_hourly(sessions: FileStore) -> None:
+    while True:
+        await sessions.delete_expired()
+        await asyncio.sleep(3600)
 
 
 def _outermost(middleware: Middleware) -> OnAppInitHandler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from domain.audit import Actor
 from domain.services.auth import SignIn
 from domain.staff import Permission, StaffMember
 
+CSRF_COOKIE = "kaquan_csrf"
 _ROTATE = "kaquan.rotate_session"
 _NEW_ID = "kaquan.new_session_id"
 
@@ -51,7 +53,7 @@ class RotatingSessionConfig(ServerSideSessionConfig):
 def start_session(connection: ASGIConnection[Any, Any, Any, Any], member: StaffMember) -> None:
     """Replace whatever session the browser had with a new one for `member`."""
     connection.scope.setdefault("state", {})[_ROTATE] = True  # type: ignore[typeddict-item]
-    connection.set_session({"staff_id": member.id, "auth_version": member.auth_version})
+    connection.set_session({"staff_id": member.id, "auth_version": member.auth_version, "issued_at": int(time.time())})
 
 
 def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
@@ -78,10 +80,20 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-async def member_of_session(session: dict[str, Any], sign_in: SignIn) -> StaffMember | None:
-    """The live account behind a session, or None once the session has been ended by an account change."""
+SESSION_MAX_AGE = "session_max_age"  # app state: seconds a session lives, however busy it is
+PUBLIC_URL = "public_url"  # app state: the shop's public address for links, when configured
+
+
+async def member_of_session(connection: ASGIConnection[Any, Any, Any, Any], sign_in: SignIn) -> StaffMember | None:
+    """The live account behind a session; None once the account changed or the session is too old.
+
+    The age is counted from login: using a session (even the 1-second import poll) never extends it.
+    """
+    session = connection.scope.get("session") or {}
     try:
-        staff_id, version = int(session["staff_id"]), int(session["auth_version"])
+        staff_id, version, issued = int(session["staff_id"]), int(session["auth_version"]), int(session["issued_at"])
     except (KeyError, TypeError, ValueError):
+        return None
+    if time.time() - issued > connection.app.state[SESSION_MAX_AGE]:
         return None
     return await sign_in.session_member(staff_id, version)

@@ -4,7 +4,7 @@ for browsers, fragments for htmx. No internals ever reach the client; 500s carry
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import structlog
 from litestar import Request, Response
@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError, ValidationFailed
+from domain.imports import BadCodeFile
 from domain.staff import LoginThrottled
 from web.i18n import catalog, locale_of, translate
 from web.middleware import request_id
@@ -25,7 +26,11 @@ STATUS_BY_CODE = {
     "invalid_invite": 404,
     "validation_error": 422,
     "invalid_credentials": 401,
+    "wrong_password": 403,
     "login_throttled": 429,
+    "too_large": 413,
+    "no_code_pool": 422,
+    "not_a_voucher_product": 422,
 }
 CONFLICT = 409
 CSRF_FAILED = "CSRF token verification failed"
@@ -33,7 +38,7 @@ CSRF_FAILED = "CSRF token verification failed"
 
 def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
     locale = locale_of(request)
-    status = STATUS_BY_CODE.get(error.code, CONFLICT)
+    status = STATUS_BY_CODE.get(error.code, 422 if isinstance(error, BadCodeFile) else CONFLICT)
     fields: dict[str, str] = {}
     if isinstance(error, ValidationFailed):
         fields = {field: translate(locale, f"error.{problem}") for field, problem in error.errors.items()}
@@ -86,8 +91,13 @@ def _render(
 
 def _to_login(request: Request[Any, Any, Any]) -> Response[Any]:
     target = "/login"
-    if request.method == "GET" and request.url.path not in ("/", "/login"):
-        target += "?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    # For htmx, come back to the page the fragment belonged to, not to the fragment itself.
+    current = urlsplit(request.headers.get("hx-current-url", ""))
+    back = (current.path + (f"?{current.query}" if current.query else "")) if current.path else ""
+    if not back and request.method == "GET":
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if back and back not in ("/", "/login") and back.startswith("/") and not back.startswith("//"):
+        target += "?next=" + quote(back)
     if request.headers.get("hx-request") == "true":
         return Response(None, status_code=204, headers={"HX-Redirect": target})
     return Redirect(target, status_code=303)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -59,22 +60,36 @@ class RequestContext(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-async def finish_response(message: Message, scope: Scope) -> None:
+# Pages that show staff data or one-time links are never kept by browsers or proxies.
+_PRIVATE_PATHS = ("/admin", "/invite", "/login")
+# Path segments that are secrets themselves (invite tokens) are not written to the log.
+_SECRET_PATHS = re.compile(r"^(/invite/)[^/]+")
+
+
+def response_finisher(*, https: bool) -> Callable[[Message, Scope], Awaitable[None]]:
     """`before_send`: request id and security headers on every response, and one access-log line."""
-    if scope["type"] != "http" or message["type"] != "http.response.start":
-        return
-    rid = _assign_id(scope)
-    headers = MutableScopeHeaders.from_message(message)
-    headers["x-request-id"] = rid
-    for name, value in SECURITY_HEADERS.items():
-        if name not in headers:
-            headers[name] = value
-    started = scope["state"].get(_STARTED)  # type: ignore[union-attr]
-    log.info(
-        "request",
-        request_id=rid,
-        method=scope["method"],
-        path=scope["path"],
-        status=message["status"],
-        ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
-    )
+
+    async def finish_response(message: Message, scope: Scope) -> None:
+        if scope["type"] != "http" or message["type"] != "http.response.start":
+            return
+        rid = _assign_id(scope)
+        headers = MutableScopeHeaders.from_message(message)
+        headers["x-request-id"] = rid
+        for name, value in SECURITY_HEADERS.items():
+            if name not in headers:
+                headers[name] = value
+        if https:
+            headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        if scope["path"].startswith(_PRIVATE_PATHS) and "cache-control" not in headers:
+            headers["cache-control"] = "no-store"
+        started = scope["state"].get(_STARTED)  # type: ignore[union-attr]
+        log.info(
+            "request",
+            request_id=rid,
+            method=scope["method"],
+            path=_SECRET_PATHS.sub(r"\1…", scope["path"]),
+            status=message["status"],
+            ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
+        )
+
+    return finish_response

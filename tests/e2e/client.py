@@ -38,8 +38,13 @@ class Browser:
         return self.request("POST", path, data={**(data or {}), "_csrf_token": self.csrf})
 
     def login(self, username: str, password: str, *, htmx: bool = False) -> httpx.Response:
+        """Sign in as the login page does, then land where a browser would (which brings a fresh CSRF token)."""
         self.get("/login")
-        return self.post("/login", {"username": username, "password": password, "next": "/admin"}, htmx=htmx)
+        response = self.post("/login", {"username": username, "password": password, "next": "/admin"}, htmx=htmx)
+        target = response.headers.get("location") or response.headers.get("hx-redirect")
+        if target:
+            self.get(target)
+        return response
 
     @property
     def session(self) -> str | None:

@@ -130,7 +130,7 @@ def test_import_input_errors_are_shown_in_place(owner):
     past = post_import(owner, pid, {"source": "x", "codes": "A", "expires_on": "2001-01-01"})
     assert past.status_code == 422 and 'data-field="expires_at"' in past.text
     wrong_type = post_import(owner, pid, {"source": "x"}, ("codes.pdf", "%PDF-1.7"))
-    assert wrong_type.status_code == 409 and "Upload a .csv, .txt or .xlsx file." in wrong_type.text
+    assert wrong_type.status_code == 422 and "Upload a .csv, .txt or .xlsx file." in wrong_type.text
 
 
 def post_import(browser: Browser, pid: str, fields: dict[str, str], file: tuple[str, str] = ("", "")):
@@ -174,7 +174,7 @@ def test_codes_are_masked_revealed_with_an_audit_frozen_voided_and_exported(owne
     assert owner.post(f"/admin/products/{pid}/codes/{second}/void", htmx=True).status_code == 200
     assert owner.post(f"/admin/products/{pid}/codes/{third}/melt", htmx=True).status_code == 404
     wrong = owner.post(f"/admin/products/{pid}/batches/{batch_id}/export", {"password": "nope", "format": "csv"})
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     exported = owner.post(
         f"/admin/products/{pid}/batches/{batch_id}/export", {"password": OWNER_PASSWORD, "format": "csv"}
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from domain.audit import Actor
-from domain.staff import InvalidCredentials, LoginThrottled, Role
+from domain.staff import InvalidCredentials, LoginThrottled, Role, WrongPassword
 
 PASSWORD = "a long enough password"
 
@@ -106,3 +106,33 @@ async def test_a_session_ends_when_the_account_changes(world):
     assert await world.sign_in.session_member(member.id, changed.auth_version) is not None
     await world.staff_admin.disable(member.id, Actor.cli())
     assert await world.sign_in.session_member(member.id, changed.auth_version + 1) is None
+
+
+async def test_names_no_account_could_have_keep_no_counter_but_cost_a_hash(world):
+    for junk in ("x" * 5000, "a b", "<script>"):
+        with pytest.raises(InvalidCredentials):
+            await world.sign_in.log_in(junk, "whatever password", "10.0.0.1")
+    assert not any(key.startswith("login:account:") for key in world.counters._windows)
+    assert world.passwords.verified == ["v2$decoy-never-matches"] * 3
+    assert all(len(entry.target) <= 64 for entry in world.db.committed.audit)
+
+
+async def test_a_throttle_flood_writes_one_audit_line_per_limit_reached(world):
+    for _ in range(100):
+        with pytest.raises((InvalidCredentials, LoginThrottled)):
+            await world.sign_in.log_in("nobody", "guess guess", "10.0.0.9")
+    # The account limit (5) is reached first; the address limit (30) later: one line each, not 95.
+    assert world.db.audit_actions.count("staff.login_throttled") == 2
+
+
+async def test_confirming_a_password_is_throttled_apart_from_logins(world):
+    member = await enrol(world)
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            await world.sign_in.log_in("alice", "wrong wrong", "10.0.0.1")
+    await world.sign_in.confirm(member, PASSWORD, "10.0.0.2")
+    for _ in range(5):
+        with pytest.raises(WrongPassword):
+            await world.sign_in.confirm(member, "not it at all", "10.0.0.2")
+    with pytest.raises(LoginThrottled):
+        await world.sign_in.confirm(member, PASSWORD, "10.0.0.2")

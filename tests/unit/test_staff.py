@@ -135,3 +135,16 @@ def test_locale_must_be_supported():
     assert active().with_locale("en").locale == "en"
     with pytest.raises(ValidationFailed):
         active().with_locale("fr")
+
+
+def test_disabling_an_invited_account_kills_its_invite_for_good():
+    member, token = StaffMember.register("bob", "", Role.SUPPORT, NOW).invited(NOW)
+    revived = member.disabled(active_owners=1).enabled()
+    assert revived.status is StaffStatus.INVITED
+    with pytest.raises(InvalidInvite):
+        revived.check_invite(token, NOW)
+
+
+def test_choosing_the_same_role_changes_nothing():
+    member = active()
+    assert member.with_role(member.role, active_owners=1) is member

@@ -16,17 +16,19 @@ def hits(count: int, seconds: int = 600) -> Hits:
 
 
 def test_attempts_up_to_the_limits_pass():
-    THROTTLE.check(hits(5), hits(30))
+    THROTTLE.check_account(hits(5))
+    THROTTLE.check_address(hits(30))
 
 
-def test_one_attempt_over_the_account_limit_waits_for_the_window():
+def test_one_attempt_over_a_limit_waits_for_the_window():
     with pytest.raises(LoginThrottled) as caught:
-        THROTTLE.check(hits(6, seconds=125), hits(6))
+        THROTTLE.check_account(hits(6, seconds=125))
     assert caught.value.retry_after == timedelta(seconds=125)
     assert caught.value.params == {"minutes": 3}
+    with pytest.raises(LoginThrottled):
+        THROTTLE.check_address(hits(31))
 
 
-def test_the_longer_wait_wins_when_both_limits_are_exceeded():
-    with pytest.raises(LoginThrottled) as caught:
-        THROTTLE.check(hits(6, seconds=60), hits(31, seconds=800))
-    assert caught.value.retry_after == timedelta(seconds=800)
+def test_only_the_first_refusal_of_a_window_is_news():
+    assert THROTTLE.newly_refused(hits(6), 5)
+    assert not THROTTLE.newly_refused(hits(7), 5) and not THROTTLE.newly_refused(hits(5), 5)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from domain.audit import Actor, AuditEntry
 from domain.ports import Clock, Counters, Hits, PasswordHasher, UnitOfWorkFactory
-from domain.staff import InvalidCredentials, LoginThrottled, StaffMember, StaffStatus, normalize_username
+from domain.staff import (
+    InvalidCredentials,
+    LoginThrottled,
+    StaffMember,
+    StaffStatus,
+    WrongPassword,
+    could_be_username,
+    normalize_username,
+)
 from domain.throttle import LoginThrottle
 
 
@@ -24,14 +32,16 @@ class SignIn:
     async def log_in(self, username: str, password: str, ip: str) -> StaffMember:
         """The staff member whose password this is; raises LoginThrottled or InvalidCredentials."""
         username = normalize_username(username)
-        account_key, ip_key = self.throttle.account_key(username), self.throttle.ip_key(ip)
-        account_hits = await self.counters.add(account_key, 1, self.throttle.window)
-        ip_hits = await self.counters.add(ip_key, 1, self.throttle.window)
-        try:
-            self.throttle.check(account_hits, ip_hits)
-        except LoginThrottled:
-            await self._audit(Actor.anonymous(ip), "staff.login_throttled", username)
-            raise
+        throttle, window = self.throttle, self.throttle.window
+        ip_key = throttle.ip_key(ip)
+        await self._count(ip_key, throttle.per_ip, throttle.check_address, ip, username)
+        if not could_be_username(username):
+            # No account can have this name; no counter is kept for it, but it costs a hash all the same.
+            await self.passwords.verify(self.decoy_hash, password)
+            await self._audit(Actor.anonymous(ip), "staff.login_failed", username[:64])
+            raise InvalidCredentials("invalid username or password")
+        account_key = throttle.account_key(username)
+        await self._count(account_key, throttle.per_account, throttle.check_account, ip, username)
 
         async with self.uow(read_only=True) as uow:
             member = await uow.staff.by_username(username)
@@ -44,12 +54,19 @@ class SignIn:
 
         # Successful logins do not count against the address, nor do earlier failures against the account.
         await self.counters.reset(account_key)
-        await self.counters.add(ip_key, -1, self.throttle.window)
+        await self.counters.add(ip_key, -1, window)
         new_hash = (
             await self.passwords.hash(password) if self.passwords.needs_rehash(member.password_hash or "") else None
         )
         async with self.uow() as uow:
-            current = await uow.staff.get(member.id) or member
+            current = await uow.staff.get(member.id)
+            # Changed while the password was being checked (disabled, new password, new role): start over.
+            if (
+                current is None
+                or current.status is not StaffStatus.ACTIVE
+                or current.auth_version != member.auth_version
+            ):
+                raise InvalidCredentials("the account changed during sign-in")
             current = current.logged_in(self.clock.now())
             if new_hash:
                 current = current.rehashed(new_hash)
@@ -62,13 +79,21 @@ class SignIn:
 
     async def confirm(self, member: StaffMember, password: str, ip: str) -> None:
         """Ask for the password again before something sensitive (an export); throttled like a login."""
-        account_key = self.throttle.account_key(member.username)
-        hits = await self.counters.add(account_key, 1, self.throttle.window)
-        self.throttle.check(hits, Hits(0, timedelta(0)))
+        key = self.throttle.confirm_key(member.username)
+        await self._count(key, self.throttle.per_account, self.throttle.check_account, ip, member.username)
         if not member.password_hash or not await self.passwords.verify(member.password_hash, password):
             await self._audit(Actor.staff(member.id, member.username, ip), "staff.confirm_failed", member.username)
-            raise InvalidCredentials("wrong password")
-        await self.counters.reset(account_key)
+            raise WrongPassword("wrong password")
+        await self.counters.reset(key)
+
+    async def _count(self, key: str, limit: int, check: Callable[[Hits], None], ip: str, username: str) -> None:
+        hits = await self.counters.add(key, 1, self.throttle.window)
+        try:
+            check(hits)
+        except LoginThrottled:
+            if self.throttle.newly_refused(hits, limit):
+                await self._audit(Actor.anonymous(ip), "staff.login_throttled", username[:64])
+            raise
 
     async def log_out(self, member: StaffMember, ip: str | None) -> None:
         await self._audit(Actor.staff(member.id, member.username, ip), "staff.logout", member.username)

@@ -122,6 +122,7 @@ class StaffAdmin:
         return member
 
     async def enable(self, staff_id: int, actor: Actor) -> StaffMember:
+        self._not_yourself(staff_id, actor)
         async with self.uow() as uow:
             member = (await self._get(uow, staff_id)).enabled()
             await uow.staff.save(member)

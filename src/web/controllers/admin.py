@@ -6,12 +6,12 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from domain.services.operations import Operations
 from domain.staff import Permission
 from web.auth import requires
+from web.controllers.params import OptionalRowId
 
 AUDIT_PAGE = 50
 
@@ -31,7 +31,7 @@ class AdminController(Controller):
         self,
         request: Request[Any, Any, Any],
         operations: NamedDependency[Operations],
-        before: FromQuery[int | None] = None,
+        before: OptionalRowId = None,
     ) -> Template:
         entries = await operations.audit_page(before, AUDIT_PAGE + 1)
         more = len(entries) > AUDIT_PAGE

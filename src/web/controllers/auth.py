@@ -16,7 +16,7 @@ from domain.errors import ValidationFailed
 from domain.services.auth import SignIn
 from domain.services.staff import StaffAdmin
 from domain.staff import LOCALES
-from web.auth import client_ip, end_session, member_of_session, start_session
+from web.auth import CSRF_COOKIE, client_ip, end_session, member_of_session, start_session
 from web.controllers.forms import Form, LocaleForm, LoginForm, PasswordForm
 from web.i18n import LOCALE_COOKIE, locale_of, translate
 
@@ -35,6 +35,12 @@ def go(request: Request[Any, Any, Any], target: str) -> Response[Any]:
     return Redirect(target, status_code=303)
 
 
+def fresh_csrf(response: Response[Any]) -> Response[Any]:
+    """A new CSRF token with every new session: a token planted before login is worth nothing after it."""
+    response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
 class AuthController(Controller):
     include_in_schema = False
 
@@ -42,7 +48,7 @@ class AuthController(Controller):
     async def login_page(
         self, request: Request[Any, Any, Any], sign_in: NamedDependency[SignIn], next: FromQuery[str | None] = None
     ) -> Response[Any]:
-        if await member_of_session(request.session, sign_in):
+        if await member_of_session(request, sign_in):
             return Redirect(safe_next(next))
         return Template("auth/login.html", context={"next": safe_next(next)})
 
@@ -52,13 +58,13 @@ class AuthController(Controller):
     ) -> Response[Any]:
         member = await sign_in.log_in(data.username, data.password, client_ip(request))
         start_session(request, member)
-        return go(request, safe_next(data.next))
+        return fresh_csrf(go(request, safe_next(data.next)))
 
     @post("/logout", status_code=200)
     async def logout(self, request: HTMXRequest, sign_in: NamedDependency[SignIn]) -> Response[Any]:
         await sign_in.log_out(request.user, client_ip(request))
         end_session(request)
-        return go(request, "/login")
+        return fresh_csrf(go(request, "/login"))
 
     @get("/invite/{token:str}", exclude_from_auth=True, name="invite_page")
     async def invite_page(self, token: FromPath[str], staff_admin: NamedDependency[StaffAdmin]) -> Template:
@@ -90,7 +96,7 @@ class AuthController(Controller):
         """Open to everyone (the login page has it too); a signed-in member also keeps it as a setting."""
         if data.locale not in LOCALES:
             raise ValidationFailed({"locale": "unsupported_locale"})
-        member = await member_of_session(request.session, sign_in)
+        member = await member_of_session(request, sign_in)
         if member is not None and member.id is not None:
             await staff_admin.set_locale(member.id, data.locale)
         response = go(request, safe_next(data.next, default="/"))

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.plugins.flash import flash
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
@@ -20,6 +20,7 @@ from domain.staff import Permission
 from web.auth import actor, requires
 from web.controllers.auth import go
 from web.controllers.forms import Form, OnSaleForm, ProductForm
+from web.controllers.params import PageNumber, RowId
 from web.i18n import locale_of, translate
 
 PAGE_SIZE = 25
@@ -40,7 +41,7 @@ class ProductController(Controller):
         category: FromQuery[str] = "",
         kind: FromQuery[str] = "",
         on_sale: FromQuery[str] = "",
-        page: FromQuery[int] = 1,
+        page: PageNumber = 1,
     ) -> Template:
         query = ProductQuery(
             text=q,
@@ -61,7 +62,7 @@ class ProductController(Controller):
 
     @get("/{product_id:int}")
     async def product(
-        self, product_id: FromPath[int], stock: NamedDependency[Stock], imports: NamedDependency[CodeImports]
+        self, product_id: RowId, stock: NamedDependency[Stock], imports: NamedDependency[CodeImports]
     ) -> Template:
         """The product with its code pool: stock per state, batches, imports."""
         context = {"stock": await stock.of_product(product_id), "imports": await imports.of_product(product_id)}
@@ -80,7 +81,7 @@ class ProductController(Controller):
         return go(request, "/admin/products")
 
     @get("/{product_id:int}/edit", guards=[requires(Permission.MANAGE_CATALOG)])
-    async def edit(self, product_id: FromPath[int], catalog: NamedDependency[Catalog]) -> Template:
+    async def edit(self, product_id: RowId, catalog: NamedDependency[Catalog]) -> Template:
         product = await catalog.get(product_id)
         return Template("products/form.html", context={"product": product, "kinds": list(DeliveryKind)})
 
@@ -88,7 +89,7 @@ class ProductController(Controller):
     async def revise(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
+        product_id: RowId,
         data: Form[ProductForm],
         catalog: NamedDependency[Catalog],
     ) -> Response[Any]:
@@ -100,7 +101,7 @@ class ProductController(Controller):
     async def set_on_sale(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
+        product_id: RowId,
         data: Form[OnSaleForm],
         catalog: NamedDependency[Catalog],
         stock: NamedDependency[Stock],

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from domain.services.staff import StaffAdmin
 from domain.staff import Permission, Role, StaffMember
-from web.auth import actor, requires
+from web.auth import PUBLIC_URL, actor, requires
 from web.controllers.forms import Form, InviteForm, RoleForm
+from web.controllers.params import RowId
 
 
 class StaffController(Controller):
@@ -32,7 +32,7 @@ class StaffController(Controller):
 
     @post("/{staff_id:int}/reinvite", status_code=200)
     async def reinvite(
-        self, request: HTMXRequest, staff_id: FromPath[int], staff_admin: NamedDependency[StaffAdmin]
+        self, request: HTMXRequest, staff_id: RowId, staff_admin: NamedDependency[StaffAdmin]
     ) -> Template:
         member, token = await staff_admin.reinvite(staff_id, actor(request))
         return self._row(request, member, invite_url=self._invite_url(request, token))
@@ -41,7 +41,7 @@ class StaffController(Controller):
     async def change_role(
         self,
         request: HTMXRequest,
-        staff_id: FromPath[int],
+        staff_id: RowId,
         data: Form[RoleForm],
         staff_admin: NamedDependency[StaffAdmin],
     ) -> Template:
@@ -49,19 +49,19 @@ class StaffController(Controller):
 
     @post("/{staff_id:int}/disable", status_code=200)
     async def disable(
-        self, request: HTMXRequest, staff_id: FromPath[int], staff_admin: NamedDependency[StaffAdmin]
+        self, request: HTMXRequest, staff_id: RowId, staff_admin: NamedDependency[StaffAdmin]
     ) -> Template:
         return self._row(request, await staff_admin.disable(staff_id, actor(request)))
 
     @post("/{staff_id:int}/enable", status_code=200)
-    async def enable(
-        self, request: HTMXRequest, staff_id: FromPath[int], staff_admin: NamedDependency[StaffAdmin]
-    ) -> Template:
+    async def enable(self, request: HTMXRequest, staff_id: RowId, staff_admin: NamedDependency[StaffAdmin]) -> Template:
         return self._row(request, await staff_admin.enable(staff_id, actor(request)))
 
     @staticmethod
     def _invite_url(request: HTMXRequest, token: str) -> str:
-        return request.url_for("invite_page", token=token)
+        """From the configured public address: a Host header sent by a client must not shape a link."""
+        public = request.app.state[PUBLIC_URL]
+        return f"{public.rstrip('/')}/invite/{token}" if public else request.url_for("invite_page", token=token)
 
     @staticmethod
     def _row(request: HTMXRequest, member: StaffMember, *, invite_url: str | None = None) -> Template:

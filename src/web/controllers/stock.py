@@ -11,7 +11,7 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath
 from litestar.plugins.flash import flash
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Stream, Template
@@ -29,6 +29,7 @@ from domain.staff import Permission
 from web.auth import actor, client_ip, requires
 from web.controllers.auth import go
 from web.controllers.forms import ExportForm, Form, GenerateForm, ImportForm
+from web.controllers.params import PageNumber, RowId
 from web.i18n import locale_of, translate
 
 READ_SIZE = 1024 * 1024
@@ -43,7 +44,7 @@ class StockController(Controller):
     guards = [requires(Permission.VIEW_CATALOG)]  # noqa: RUF012 — Litestar reads this class attribute
 
     @get("/stock")
-    async def stock_partial(self, product_id: FromPath[int], stock: NamedDependency[Stock]) -> Template:
+    async def stock_partial(self, product_id: RowId, stock: NamedDependency[Stock]) -> Template:
         return Template("stock/_counts.html", context={"stock": await stock.of_product(product_id)})
 
     @post(
@@ -54,26 +55,30 @@ class StockController(Controller):
     async def start_import(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
+        product_id: RowId,
         data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         imports: NamedDependency[CodeImports],
         display_zone: NamedDependency[ZoneInfo],
     ) -> Template:
         details = _batch_details(data.source, data.unit_cost, data.expires_on, display_zone)
-        if data.file is not None and data.file.filename:
-            name, content = data.file.filename, _read(data.file)
-        elif data.codes.strip():
-            name, content = "", _pasted(data.codes)
-        else:
-            raise ValidationFailed({"codes": "file_or_paste"})
-        job = await imports.start(product_id, name, content, details, actor(request))
+        try:
+            if data.file is not None and data.file.filename:
+                name, content = data.file.filename, _read(data.file)
+            elif data.codes.strip():
+                name, content = "", _pasted(data.codes)
+            else:
+                raise ValidationFailed({"codes": "file_or_paste"})
+            job = await imports.start(product_id, name, content, details, actor(request))
+        finally:
+            if data.file is not None:
+                await data.file.close()  # also when the import was refused before reading it
         return Template("stock/_import.html", context={"job": job, "product_id": product_id})
 
     @post("/vouchers", guards=[requires(Permission.MANAGE_CODES)], status_code=200)
     async def generate_vouchers(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
+        product_id: RowId,
         data: Form[GenerateForm],
         imports: NamedDependency[CodeImports],
         display_zone: NamedDependency[ZoneInfo],
@@ -85,7 +90,7 @@ class StockController(Controller):
 
     @get("/imports/{import_id:int}")
     async def import_status(
-        self, product_id: FromPath[int], import_id: FromPath[int], imports: NamedDependency[CodeImports]
+        self, product_id: RowId, import_id: RowId, imports: NamedDependency[CodeImports]
     ) -> Template:
         job = await imports.get(import_id)
         if job.product_id != product_id:
@@ -98,11 +103,11 @@ class StockController(Controller):
     async def batch(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
-        batch_id: FromPath[int],
+        product_id: RowId,
+        batch_id: RowId,
         codes: NamedDependency[Codes],
         stock: NamedDependency[Stock],
-        page: FromQuery[int] = 1,
+        page: PageNumber = 1,
     ) -> Template:
         context = {
             "stock": await stock.of_product(product_id),
@@ -115,8 +120,8 @@ class StockController(Controller):
     async def batch_action(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
-        batch_id: FromPath[int],
+        product_id: RowId,
+        batch_id: RowId,
         action: FromPath[str],
         codes: NamedDependency[Codes],
     ) -> Response[Any]:
@@ -128,8 +133,8 @@ class StockController(Controller):
     async def code_action(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
-        code_id: FromPath[int],
+        product_id: RowId,
+        code_id: RowId,
         action: FromPath[str],
         codes: NamedDependency[Codes],
     ) -> Template:
@@ -138,7 +143,7 @@ class StockController(Controller):
 
     @post("/codes/{code_id:int}/reveal", guards=[requires(Permission.REVEAL_CODES)], status_code=200)
     async def reveal(
-        self, request: HTMXRequest, product_id: FromPath[int], code_id: FromPath[int], codes: NamedDependency[Codes]
+        self, request: HTMXRequest, product_id: RowId, code_id: RowId, codes: NamedDependency[Codes]
     ) -> Template:
         code, secret = await codes.reveal(product_id, code_id, actor(request))
         context = {"view": CodeView(code, secret.masked), "secret": secret}
@@ -148,8 +153,8 @@ class StockController(Controller):
     async def export(
         self,
         request: HTMXRequest,
-        product_id: FromPath[int],
-        batch_id: FromPath[int],
+        product_id: RowId,
+        batch_id: RowId,
         data: Form[ExportForm],
         codes: NamedDependency[Codes],
         sign_in: NamedDependency[SignIn],
@@ -161,7 +166,7 @@ class StockController(Controller):
         headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
         if data.format == "xlsx":
             return Response(await xlsx_export(secrets), media_type=XLSX_TYPE, headers=headers)
-        return Stream(csv_export(secrets), media_type="text/csv; charset=utf-8", headers=headers)
+        return Stream(csv_export(secrets), media_type="text/csv", headers=headers)
 
 
 def _action(name: str) -> CodeAction:
@@ -172,11 +177,8 @@ def _action(name: str) -> CodeAction:
 
 
 async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
-    try:
-        while piece := await upload.read(READ_SIZE):
-            yield piece
-    finally:
-        await upload.close()
+    while piece := await upload.read(READ_SIZE):
+        yield piece
 
 
 async def _pasted(text: str) -> AsyncIterator[bytes]:
