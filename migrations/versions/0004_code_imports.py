@@ -47,12 +47,15 @@ def upgrade() -> None:
         sa.Column("rejected_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("rejected", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("done_permille", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("attempt", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["batch_id"], ["code_batches.id"], name=op.f("fk_code_imports_batch_id_code_batches")),
         sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_code_imports_product_id_products")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_code_imports")),
     )
     with op.batch_alter_table("code_imports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_code_imports_product_id"), ["product_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_code_imports_status_updated_at"), ["status", "updated_at"], unique=False)
 
     op.create_table(
         "code_import_chunks",
@@ -92,6 +95,7 @@ def downgrade() -> None:
     op.drop_table("code_import_rows")
     op.drop_table("code_import_chunks")
     with op.batch_alter_table("code_imports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_code_imports_status_updated_at"))
         batch_op.drop_index(batch_op.f("ix_code_imports_product_id"))
 
     op.drop_table("code_imports")

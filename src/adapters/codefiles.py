@@ -9,7 +9,7 @@ import asyncio
 import codecs
 import csv
 import io
-import zipfile
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from itertools import islice
@@ -23,6 +23,8 @@ from domain.imports import BadCodeFile, ImportFormat
 from domain.ports import FileRow
 
 SNIFF_BYTES = 64 * 1024
+MAX_LINE = 4096  # characters; far beyond any real code and PIN, short enough to bound memory
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 ROWS_PER_STEP = 2000
 
 
@@ -51,7 +53,12 @@ async def _text_rows(data: AsyncIterator[bytes], size: int) -> AsyncIterator[Fil
 
 
 async def _decoded_lines(data: AsyncIterator[bytes], size: int) -> AsyncIterator[tuple[str, int]]:
-    """(line without its ending, permille of the file read so far), decoding incrementally."""
+    """(line without its ending, permille of the file read so far), decoding incrementally.
+
+    Lines end only at \\n, \\r\\n or \\r: other characters Python counts as line breaks (form feed,
+    U+2028, …) stay in the line, where validation rejects them. A line longer than MAX_LINE is cut
+    there (and then rejected as too long) so a file without line breaks cannot fill the memory.
+    """
     first = await _first_bytes(data)
     if b"\x00" in first[:SNIFF_BYTES]:
         raise BadCodeFile("binary_file")
@@ -69,14 +76,18 @@ async def _decoded_lines(data: AsyncIterator[bytes], size: int) -> AsyncIterator
             text = pending + decoder.decode(piece)
         except UnicodeDecodeError:
             raise BadCodeFile("not_text") from None
-        lines = text.splitlines(keepends=True)
-        # An unfinished last line (or a lone \r that may be half of \r\n) waits for the next piece.
-        pending = lines.pop() if lines and not lines[-1].endswith("\n") else ""
+        lines = _LINE_BREAK.split(text)
+        # The last part is unfinished; so is a trailing \\r that may be half of \\r\\n.
+        pending = lines.pop()
+        if text.endswith("\r") and lines:
+            pending = lines.pop() + "\r" + pending
         for line in lines:
-            yield line.rstrip("\r\n"), consumed * 1000 // size
+            yield line[:MAX_LINE], consumed * 1000 // size
+        if len(pending) > MAX_LINE:
+            pending = pending[: MAX_LINE + 1]  # over the limit, and marked so by its length
     rest = pending + decoder.decode(b"", final=True)
-    for line in rest.splitlines():
-        yield line, 1000
+    for line in _LINE_BREAK.split(rest) if rest else []:
+        yield line[:MAX_LINE], 1000
 
 
 async def _first_bytes(data: AsyncIterator[bytes]) -> bytes:
@@ -108,38 +119,62 @@ async def _workbook_rows(data: AsyncIterator[bytes], size: int) -> AsyncIterator
     buffer = io.BytesIO()
     async for piece in data:
         buffer.write(piece)
-    if not buffer.getvalue().startswith(b"PK\x03\x04"):
+    if bytes(buffer.getbuffer()[:4]) != b"PK\x03\x04":
         raise BadCodeFile("not_a_workbook")
     try:
         workbook = await asyncio.to_thread(load_workbook, buffer, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except Exception:  # openpyxl's errors may quote cell text, i.e. codes: none of it may reach a log
         raise BadCodeFile("not_a_workbook") from None
     try:
         sheet = workbook.active
         total = max(sheet.max_row or 0, 1)
-        rows = sheet.iter_rows(values_only=True)
+        rows = sheet.iter_rows()
         number = 0
         while True:
             # openpyxl is synchronous; read in steps off the event loop so other work keeps flowing.
-            step = await asyncio.to_thread(lambda: list(islice(rows, ROWS_PER_STEP)))
+            try:
+                step = await asyncio.to_thread(lambda: list(islice(rows, ROWS_PER_STEP)))
+            except Exception:
+                raise BadCodeFile("not_a_workbook") from None
             if not step:
                 return
-            for values in step:
+            for cells in step:
                 number += 1
-                yield FileRow(number, [_cell(value) for value in values], min(1000, number * 1000 // total))
+                read = [_cell(cell) for cell in cells]
+                problems = {i: problem for i, (_, problem) in enumerate(read) if problem}
+                yield FileRow(number, [text for text, _ in read], min(1000, number * 1000 // total), problems)
     finally:
         workbook.close()
 
 
-def _cell(value: Any) -> str:
-    """Text as a person reads the cell: whole numbers without '.0', dates as ISO."""
+_ZERO_PADDED = re.compile(r"^0+$")
+
+
+def _cell(cell: Any) -> tuple[str, str | None]:
+    """A cell as the text a person sees in it, or why it cannot hold a code.
+
+    Numbers lose digits past 15 significant ones (Excel keeps no more): such a cell cannot be trusted
+    to hold the code that was typed. Zero-padded formats (000000) keep their leading zeros.
+    """
+    value = getattr(cell, "value", None)
+    kind = getattr(cell, "data_type", None)
     if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return "", None
+    if kind == "e":
+        return "", "spreadsheet_error"
+    if isinstance(value, bool):
+        return str(value).upper(), None
+    if isinstance(value, int | float):
+        if abs(value) >= 1e15:
+            return "", "imprecise_number"
+        if isinstance(value, float) and not value.is_integer():
+            return str(value), None
+        text = str(int(value))
+        number_format = getattr(cell, "number_format", "") or ""
+        return (text.zfill(len(number_format)) if _ZERO_PADDED.match(number_format) else text), None
     if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+        return value.isoformat(), None
+    return str(value), None
 
 
 # A cell starting like a formula is run by spreadsheet programs when opened (CSV/formula injection).

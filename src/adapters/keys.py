@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from adapters.settings import Settings
 log = structlog.get_logger(__name__)
 
 KEY_BYTES = 32
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")  # stored with every sealed code
 
 
 class MissingSecrets(RuntimeError):
@@ -40,6 +42,8 @@ class KeyRing:
             key_id, sep, encoded = item.partition(":")
             if not sep or not key_id:
                 raise ValueError("each key ring entry is 'id:base64key'")
+            if not _KEY_ID.match(key_id):
+                raise ValueError(f"key id {key_id!r}: 1–16 letters, digits, dash or underscore")
             key = _unb64(encoded)
             if len(key) != KEY_BYTES:
                 raise ValueError(f"key {key_id!r} must be {KEY_BYTES} bytes, got {len(key)}")

@@ -34,7 +34,10 @@ def split_line(line: str, delimiter: str | None) -> list[str]:
     if delimiter is None:
         return [line]
     if len(delimiter) == 1 and delimiter != "|":
-        return next(csv.reader([line], delimiter=delimiter), [])  # honours "quoted, cells"
+        try:
+            return next(csv.reader([line], delimiter=delimiter), [])  # honours "quoted, cells"
+        except csv.Error:
+            return [line]  # unreadable as CSV (a stray NUL, say): one cell, which validation rejects
     return line.split(delimiter)
 
 
@@ -44,6 +47,11 @@ class CodeColumns:
     def __init__(self) -> None:
         self._number_at, self._pin_at = 0, 1
         self._seen_first = False
+
+    @property
+    def positions(self) -> tuple[int, int]:
+        """Where the card number and the PIN are (-1: no PIN column)."""
+        return self._number_at, self._pin_at
 
     def read(self, cells: list[str]) -> tuple[str, str] | None:
         """(card number, PIN) for a row of cells; None for a blank row or the header."""

@@ -135,7 +135,9 @@ def mask(number: str) -> str:
     return "****"
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc: C0, DEL and C1
+# Control characters (C0, DEL, C1) and invisible ones (soft hyphen, zero-width, line/paragraph
+# separators, bidi controls, BOM): never part of a code, and they would defeat duplicate detection.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 
 def _has_control_characters(text: str) -> bool:

@@ -7,7 +7,7 @@ half-way leaves the batch either complete or absent, never half.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.codepool import VOUCHER_MAX, VOUCHER_MIN
@@ -15,6 +15,8 @@ from domain.errors import DomainError, ValidationFailed
 from domain.money import Money
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+# A running import saves progress every few thousand rows; one silent this long has lost its worker.
+STALE_AFTER = timedelta(minutes=2)
 REJECTED_KEPT = 1000  # rejected lines listed in the result; the count covers them all
 
 
@@ -29,6 +31,10 @@ class ImportStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class ImportSuperseded(Exception):
+    """This run lost the job to a newer attempt (or it finished meanwhile); it stops without a trace."""
 
 
 class BadCodeFile(DomainError):
@@ -85,25 +91,46 @@ class CodeImport:
     error: str | None = None
     batch_id: int | None = None
     finished_at: datetime | None = None
+    # Which run owns the job: a newer run supersedes an older one that may still be going.
+    attempt: int = 0
+    updated_at: datetime | None = None
     id: int | None = None
 
     @property
     def finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
 
-    def started(self) -> CodeImport:
-        """(Re)start from the beginning: a worker that died half-way left only staged rows, which go."""
-        return replace(self, status=ImportStatus.RUNNING, progress=ImportProgress(), error=None)
+    def stale(self, now: datetime) -> bool:
+        """Unfinished and silent for too long: its worker (or its queue message) is gone."""
+        last = self.updated_at or self.created_at
+        return not self.finished and now - last > STALE_AFTER
 
-    def advanced(self, progress: ImportProgress) -> CodeImport:
-        return replace(self, progress=progress)
+    def claimable(self, now: datetime) -> bool:
+        """A run may take the job when it is queued, or when the run that had it went silent."""
+        return self.status is ImportStatus.QUEUED or (self.status is ImportStatus.RUNNING and self.stale(now))
+
+    def started(self, now: datetime) -> CodeImport:
+        """(Re)start from the beginning as a new attempt: staged rows of any earlier attempt go."""
+        return replace(
+            self,
+            status=ImportStatus.RUNNING,
+            progress=ImportProgress(),
+            error=None,
+            attempt=self.attempt + 1,
+            updated_at=now,
+        )
+
+    def advanced(self, progress: ImportProgress, now: datetime) -> CodeImport:
+        return replace(self, progress=progress, updated_at=now)
 
     def completed(self, imported: int, batch_id: int | None, now: datetime) -> CodeImport:
         progress = replace(self.progress, imported=imported, duplicates_in_pool=self.progress.staged - imported)
-        return replace(self, status=ImportStatus.DONE, progress=progress, batch_id=batch_id, finished_at=now)
+        return replace(
+            self, status=ImportStatus.DONE, progress=progress, batch_id=batch_id, finished_at=now, updated_at=now
+        )
 
     def failed(self, problem: str, now: datetime) -> CodeImport:
-        return replace(self, status=ImportStatus.FAILED, error=problem, finished_at=now)
+        return replace(self, status=ImportStatus.FAILED, error=problem, finished_at=now, updated_at=now)
 
 
 MAX_GENERATE = 1_000_000

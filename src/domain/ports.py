@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -181,6 +181,10 @@ class ImportRepository(Protocol):
 
     async def of_product(self, product_id: int, limit: int) -> list[CodeImport]: ...
 
+    async def unfinished(self) -> list[CodeImport]:
+        """Imports queued or running: the sweeper looks for ones whose worker or message was lost."""
+        ...
+
     async def add_chunk(self, import_id: int, seq: int, sealed: Sealed) -> None: ...
 
     async def chunk(self, import_id: int, seq: int) -> Sealed | None: ...
@@ -219,6 +223,8 @@ class FileRow:
     line: int
     cells: list[str]
     done_permille: int
+    # Cells (by index) the reader already knows cannot hold a code, and why: a spreadsheet error, …
+    problems: dict[int, str] = field(default_factory=dict)
 
 
 class BackgroundJobs(Protocol):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from jinja2 import Environment
 from litestar import Litestar, get
 from litestar.config.app import AppConfig
@@ -50,6 +51,7 @@ from web.i18n import locale_of, template_gettext
 from web.middleware import RequestContext, response_finisher
 
 HERE = Path(__file__).parent
+log = structlog.get_logger(__name__)
 SESSION_COOKIE = "kaquan_session"
 
 
@@ -100,10 +102,11 @@ def create_app(container: Container | None = None) -> Litestar:
         if worker is not None:
             worker.start()
         heartbeats = asyncio.create_task(bootstrap.send_heartbeats())
+        sweeping = asyncio.create_task(_sweep_every_minute(container))
         try:
             yield
         finally:
-            for task in (heartbeats, pruning):
+            for task in (heartbeats, sweeping, pruning):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -161,6 +164,16 @@ def create_app(container: Container | None = None) -> Litestar:
         logging_config=None,  # adapters.logging configured it already
         debug=False,
     )
+
+
+async def _sweep_every_minute(container: Container) -> None:
+    """The database is the source of truth: work whose queue message was lost is queued again."""
+    while True:
+        try:
+            await container.imports.sweep()
+        except Exception:  # a failed sweep is retried next minute; it must not stop the loop
+            log.exception("sweep failed")
+        await asyncio.sleep(60)
 
 
 async def _prune_hourly(sessions: FileStore) -> None:

@@ -3,10 +3,12 @@ failure half-way that leaves the batch absent until the import is run again."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook
@@ -17,11 +19,21 @@ from domain.audit import Actor
 from domain.catalog import ProductDraft
 from domain.codepool import BatchDetails, CardSecret, Sealed, binding, is_valid_voucher
 from domain.errors import ValidationFailed
-from domain.imports import BadCodeFile, ImportStatus
+from domain.imports import STALE_AFTER, BadCodeFile, ImportStatus
 from domain.money import Money
 from domain.services.imports import NotVoucherProduct
 
 DETAILS = BatchDetails("supplier", Money(950))
+
+
+class Later:
+    """The system clock, shifted: lets a test see what the sweeper sees minutes from now."""
+
+    def __init__(self, ahead: timedelta) -> None:
+        self.ahead = ahead
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
 
 
 class RecordedJobs:
@@ -83,7 +95,7 @@ async def test_a_workbook_with_numeric_card_numbers(container, imports):
     sheet = book.active
     sheet.append(["Card Number", "PIN"])
     for n in range(1, 501):
-        sheet.append([6200000000000000 + n, 1000 + n])
+        sheet.append([62000000000000 + n, 1000 + n])  # 14 digits: numbers are exact up to 15
     buffer = io.BytesIO()
     book.save(buffer)
     job = await run(imports, pid, "codes.xlsx", buffer.getvalue())
@@ -92,7 +104,7 @@ async def test_a_workbook_with_numeric_card_numbers(container, imports):
     sealed = await _sealed(container, reserved[0])
     fingerprint, stored = sealed
     secret = CardSecret.from_plaintext(container.stock.vault.open(stored, binding=binding(pid, fingerprint)))
-    assert secret == CardSecret("6200000000000001", "1001")
+    assert secret == CardSecret("62000000000001", "1001")
 
 
 async def _sealed(container, code_id: int):
@@ -163,11 +175,52 @@ async def test_a_crash_half_way_leaves_no_batch_and_a_rerun_imports_once(contain
     half = await imports.get(job.id)
     assert half.status is ImportStatus.RUNNING and half.progress.staged == 4000
     assert (await container.stock.of_product(pid)).batches == [], "nothing reaches the pool half-way"
-    done = await imports.run(job.id)
-    again = await imports.run(job.id)
+    assert (await imports.run(job.id)).status is ImportStatus.RUNNING, "a run that may still be alive is left alone"
+    assert await imports.sweep() == []
+    later = replace(imports, clock=Later(STALE_AFTER + timedelta(seconds=1)))
+    assert await later.sweep() == [job.id] and imports.jobs.sent == [job.id, job.id], "the sweeper queues it again"
+    done = await later.run(job.id)
+    again = await later.run(job.id)
     assert done.status is ImportStatus.DONE and done.progress.imported == 5000 and again == done
     stock = await container.stock.of_product(pid)
     assert len(stock.batches) == 1 and stock.counts.available == 5000
+
+
+async def test_two_runs_of_one_import_at_once_add_it_exactly_once(container, imports):
+    pid = await product(container)
+    data = "\n".join(f"TWICE-{n:05d}" for n in range(6000)).encode()
+    job = await imports.start(pid, "codes.txt", pieces(data), DETAILS, Actor.cli())
+    await asyncio.gather(imports.run(job.id), imports.run(job.id))
+    final = await imports.get(job.id)
+    assert final.status is ImportStatus.DONE and final.progress.imported == 6000
+    stock = await container.stock.of_product(pid)
+    assert len(stock.batches) == 1 and stock.counts.available == 6000
+
+
+async def test_a_superseded_run_stops_without_touching_the_job(container, imports):
+    pid = await product(container)
+    data = "\n".join(f"OLD-{n:05d}" for n in range(5000)).encode()
+    job = await imports.start(pid, "codes.txt", pieces(data), DETAILS, Actor.cli())
+    paused = asyncio.Event()
+    resume = asyncio.Event()
+    real_reader = imports.reader
+
+    class SlowReader:
+        async def rows(self, format, data, size):
+            async for row in real_reader.rows(format, data, size):
+                if row.line == 2500:
+                    paused.set()
+                    await resume.wait()
+                yield row
+
+    old_run = asyncio.create_task(replace(imports, reader=SlowReader()).run(job.id))
+    await paused.wait()
+    later = replace(imports, clock=Later(STALE_AFTER + timedelta(seconds=1)))
+    done = await later.run(job.id)  # the old run looks dead: a new attempt takes over and finishes
+    resume.set()
+    assert (await old_run) == done, "the old run noticed it was superseded and changed nothing"
+    stock = await container.stock.of_product(pid)
+    assert done.progress.imported == 5000 and len(stock.batches) == 1 and stock.counts.available == 5000
 
 
 async def test_a_failed_import_can_be_given_up(container, imports):
@@ -218,3 +271,59 @@ async def test_vouchers_are_generated_only_for_voucher_products(container, impor
     with pytest.raises(ValidationFailed) as caught:
         await imports.generate(await voucher_product(container), 0, 40, DETAILS, Actor.cli())
     assert caught.value.errors == {"count": "generate_count", "length": "voucher_length"}
+
+
+async def test_awkward_text_files_read_as_a_person_would(container, imports):
+    pid = await product(container)
+    long_line = "L" * 10_000
+    data = (
+        "FORM\x0cFEED\r\n"  # a form feed is a bad character, not a line break
+        "LINE-2\r"  # old Mac line ending
+        f"{long_line}\n"
+        "LINE-4\u2028TAIL\n"
+        "OK-5,\x01pin\n"
+    ).encode()
+    job = await run(imports, pid, "awkward.txt", data)
+    assert job.status is ImportStatus.DONE
+    assert job.progress.imported == 1
+    assert job.progress.rejected == [
+        (1, "control_characters"),
+        (3, "too_long"),
+        (4, "control_characters"),
+        (5, "control_characters"),
+    ]
+
+
+async def test_workbook_cells_that_cannot_hold_codes_are_rejected_and_zero_padding_is_kept(container, imports):
+    pid = await product(container)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["卡号", "密码", "面值"])
+    sheet.append(["GOOD-1", 42, 10.5])
+    sheet["B2"].number_format = "000000"
+    sheet.append([6212260200012345678, 1, 10])  # typed as a number: Excel already lost digits
+    sheet.append(["GOOD-3", "=NA()", 10])
+    sheet["B4"] = "#N/A"
+    sheet["B4"].data_type = "e"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    job = await run(imports, pid, "codes.xlsx", buffer.getvalue())
+    assert job.progress.imported == 1
+    assert job.progress.rejected == [(3, "imprecise_number"), (4, "spreadsheet_error")]
+    reserved = await container.stock.reserve(pid, 1, "peek")
+    fingerprint, stored = await _sealed(container, reserved[0])
+    assert CardSecret.from_plaintext(
+        container.stock.vault.open(stored, binding=binding(pid, fingerprint))
+    ) == CardSecret("GOOD-1", "000042")
+
+
+async def test_a_broken_workbook_fails_without_quoting_its_content(container, imports, caplog):
+    pid = await product(container)
+    book = Workbook()
+    book.active.append(["SECRET-CODE-1234"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    broken = buffer.getvalue()[:-200]  # cut short: the zip directory is gone
+    job = await run(imports, pid, "codes.xlsx", broken)
+    assert (job.status, job.error) == (ImportStatus.FAILED, "not_a_workbook")
+    assert "SECRET-CODE-1234" not in caplog.text

@@ -125,3 +125,9 @@ def test_every_manual_action_is_an_allowed_transition(action):
     for source in action.sources:
         check_transition(source, action.target)
     assert CodeState.SOLD not in action.sources and CodeState.RESERVED not in action.sources
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u2028", "\u202e", "\u00ad", "\x85"])
+def test_invisible_characters_make_a_secret_invalid(invisible):
+    with pytest.raises(ValidationFailed):
+        CardSecret.of(f"ABCD{invisible}1234")

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.engine import insert_for
-from adapters.db.tables import code_batches, codes
+from adapters.db.tables import code_batches, code_import_chunks, code_import_rows, codes
 from domain.codepool import UNSOLD, Batch, CodeAction, CodeState, OutOfStock, Sealed, StockCounts, StoredCode
 from domain.money import Money
 from domain.paging import Page, PageRequest
@@ -87,8 +87,13 @@ class SqlCodes:
         return {product_id: count for product_id, count in rows.all()}
 
     async def count_by_key(self) -> dict[str, int]:
-        rows = await self._db.execute(select(codes.c.key_id, func.count()).group_by(codes.c.key_id))
-        return {key_id: count for key_id, count in rows.all()}
+        """Everything sealed, per key: codes, and uploads and staged rows of imports not yet finished."""
+        totals: dict[str, int] = {}
+        for table in (codes, code_import_chunks, code_import_rows):
+            rows = await self._db.execute(select(table.c.key_id, func.count()).group_by(table.c.key_id))
+            for key_id, count in rows.all():
+                totals[key_id] = totals.get(key_id, 0) + count
+        return totals
 
     async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[StoredCode]:
         rows = await self._db.execute(

@@ -15,6 +15,7 @@ from domain.codepool import Batch, CodeState, Sealed
 from domain.imports import CodeImport, ImportFormat, ImportProgress, ImportStatus
 from domain.money import Money
 
+ADVISORY_IMPORT = 0x4B51  # advisory lock namespace for moving imports into a product's pool
 _STAGED_COLUMNS = ("import_id", "line", "fingerprint", "key_id", "nonce", "ciphertext")
 
 
@@ -42,6 +43,14 @@ class SqlImports:
             .where(code_imports.c.product_id == product_id)
             .order_by(code_imports.c.id.desc())
             .limit(limit)
+        )
+        return [_job(row) for row in rows.mappings()]
+
+    async def unfinished(self) -> list[CodeImport]:
+        rows = await self._db.execute(
+            select(code_imports).where(
+                code_imports.c.status.in_([ImportStatus.QUEUED.value, ImportStatus.RUNNING.value])
+            )
         )
         return [_job(row) for row in rows.mappings()]
 
@@ -98,6 +107,9 @@ class SqlImports:
         )
 
     async def move_staged(self, import_id: int, batch: Batch, now: datetime) -> int:
+        """One statement; on PostgreSQL behind a per-product lock, so overlapping imports wait, not deadlock."""
+        if self._db.dialect.name == "postgresql":
+            await self._db.execute(select(func.pg_advisory_xact_lock(ADVISORY_IMPORT, batch.product_id)))
         staged = (
             select(
                 literal(batch.product_id),
@@ -153,6 +165,8 @@ def _values(job: CodeImport) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "error": job.error,
         "batch_id": job.batch_id,
+        "attempt": job.attempt,
+        "updated_at": job.updated_at,
         **progress,
     }
 
@@ -185,6 +199,8 @@ def _job(row: RowMapping) -> CodeImport:
         error=row["error"],
         batch_id=row["batch_id"],
         finished_at=row["finished_at"],
+        attempt=row["attempt"],
+        updated_at=row["updated_at"],
     )
 
 

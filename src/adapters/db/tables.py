@@ -166,6 +166,9 @@ code_imports = Table(
     Column("rejected_count", Integer, nullable=False, server_default="0"),
     Column("rejected", Json, nullable=False),
     Column("done_permille", Integer, nullable=False, server_default="0"),
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("updated_at", UTCDateTime),
+    Index(None, "status", "updated_at"),
 )
 
 # The uploaded file, sealed like codes (it holds them in plain text), until its import finishes.

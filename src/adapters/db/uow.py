@@ -35,7 +35,11 @@ class SqlUnitOfWork:
         if self._connection is not None:
             raise RuntimeError("a unit of work is entered once; ask the factory for another")
         self._connection = await self._engine.connect()
-        await self._connection.begin()
+        try:
+            await self._connection.begin()
+        except BaseException:
+            await self._connection.close()  # e.g. SQLite busy past its timeout: give the connection back
+            raise
         self.staff = SqlStaff(self._connection, lock=not self._read_only)
         self.products = SqlProducts(self._connection, lock=not self._read_only)
         self.codes = SqlCodes(self._connection, self._hints, lock=not self._read_only)

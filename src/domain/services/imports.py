@@ -16,10 +16,11 @@ from domain.imports import (
     CodeImport,
     ImportFormat,
     ImportProgress,
+    ImportSuperseded,
     check_generation,
     format_of,
 )
-from domain.ports import BackgroundJobs, Clock, CodeFileReader, CodeVault, UnitOfWorkFactory
+from domain.ports import BackgroundJobs, Clock, CodeFileReader, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.services.stock import Stock
 
 STAGE_EVERY = 2000  # rows sealed and staged per transaction; progress is saved with each
@@ -29,6 +30,14 @@ class NotVoucherProduct(DomainError):
     """Codes are generated only for own vouchers; card codes come from their issuer."""
 
     code = "not_a_voucher_product"
+
+
+async def _own(uow: UnitOfWork, job: CodeImport) -> None:
+    """Lock the job and make sure this run still owns it; otherwise stop (see `run`)."""
+    assert job.id is not None
+    current = await uow.imports.get(job.id)
+    if current is None or current.finished or current.attempt != job.attempt:
+        raise ImportSuperseded()
 
 
 def _chunk_binding(import_id: int, seq: int) -> str:
@@ -106,12 +115,17 @@ class CodeImports:
         return job
 
     async def run(self, import_id: int) -> CodeImport | None:
-        """Read, seal and stage the whole file, then add it to the pool at once. Safe to run again."""
+        """Read, seal and stage the whole file, then add it to the pool at once.
+
+        Safe to run again, even while another run is going: a run claims the job as a new attempt
+        (only when it is queued, or its current run went silent) and checks, every time it writes,
+        that the job is still its own. A superseded run stops without touching anything.
+        """
         async with self.uow() as uow:
             job = await uow.imports.get(import_id)
-            if job is None or job.finished:
+            if job is None or not job.claimable(self.clock.now()):
                 return job
-            job = job.started()
+            job = job.started(self.clock.now())
             await uow.imports.clear_staged(import_id)
             await uow.imports.save(job)
             await uow.commit()
@@ -119,18 +133,30 @@ class CodeImports:
             job = await (self._generate_all(job) if job.format is ImportFormat.GENERATED else self._stage_all(job))
             return await self._finish(job)
         except BadCodeFile as bad:
-            return await self.fail(import_id, bad.problem)
+            return await self.fail(import_id, bad.problem, attempt=job.attempt)
+        except ImportSuperseded:
+            return await self.get(import_id)
 
-    async def fail(self, import_id: int, problem: str) -> CodeImport | None:
+    async def fail(self, import_id: int, problem: str, *, attempt: int | None = None) -> CodeImport | None:
+        """Give the import up (nothing is added); `attempt` limits this to that run's own job."""
         async with self.uow() as uow:
             job = await uow.imports.get(import_id)
-            if job is None or job.finished:
+            if job is None or job.finished or (attempt is not None and job.attempt != attempt):
                 return job
             job = job.failed(problem, self.clock.now())
             await uow.imports.clear(import_id)
             await uow.imports.save(job)
             await uow.commit()
         return job
+
+    async def sweep(self) -> list[int]:
+        """Queue again every import whose run or message was lost (a restart, a dead worker, Redis down)."""
+        now = self.clock.now()
+        async with self.uow(read_only=True) as uow:
+            lost = [job.id for job in await uow.imports.unfinished() if job.id is not None and job.stale(now)]
+        for import_id in lost:
+            await self.jobs.import_codes(import_id)
+        return lost
 
     async def get(self, import_id: int) -> CodeImport:
         async with self.uow(read_only=True) as uow:
@@ -156,6 +182,8 @@ class CodeImports:
                 continue
             rows += 1
             try:
+                if problem := next((row.problems[i] for i in columns.positions if i in row.problems), None):
+                    raise ValidationFailed({"number": problem})
                 secret = CardSecret.of(*read)
             except ValidationFailed as problem:
                 rejected.append((row.line, next(iter(problem.errors.values()))))
@@ -169,7 +197,7 @@ class CodeImports:
         progress = await self._stage(job, progress, rows, pending, rejected, 1000)
         if progress.rows_read == 0:
             raise BadCodeFile("empty_file")
-        return job.advanced(progress)
+        return job.advanced(progress, self.clock.now())
 
     async def _generate_all(self, job: CodeImport) -> CodeImport:
         """Exactly `generate_count` codes, none already in the pool: collisions are simply made again."""
@@ -188,13 +216,14 @@ class CodeImports:
             progress = await self._stage(job, progress, len(pending), pending, [], permille)
             if progress.staged == count:
                 async with self.uow() as uow:
+                    await _own(uow, job)
                     taken = await uow.imports.pool_collisions(job.id, job.product_id)
                     if taken:
                         await uow.imports.unstage(job.id, taken)
                         progress = replace(progress, staged=progress.staged - len(taken))
-                        await uow.imports.save(job.advanced(progress))
+                        await uow.imports.save(job.advanced(progress, self.clock.now()))
                     await uow.commit()
-        return job.advanced(progress)
+        return job.advanced(progress, self.clock.now())
 
     async def _stage(
         self,
@@ -207,9 +236,10 @@ class CodeImports:
     ) -> ImportProgress:
         assert job.id is not None
         async with self.uow() as uow:
+            await _own(uow, job)
             staged = await uow.imports.stage(job.id, pending)
             progress = progress.with_chunk(rows, staged, rejected, permille)
-            await uow.imports.save(job.advanced(progress))
+            await uow.imports.save(job.advanced(progress, self.clock.now()))
             await uow.commit()
         return progress
 
@@ -218,6 +248,7 @@ class CodeImports:
         assert job.id is not None
         now = self.clock.now()
         async with self.uow() as uow:
+            await _own(uow, job)
             batch = await uow.codes.add_batch(
                 Batch(
                     job.product_id,
@@ -254,11 +285,16 @@ class CodeImports:
     async def _upload(self, job: CodeImport) -> AsyncIterator[bytes]:
         """The uploaded file, chunk by chunk, opened one short read at a time."""
         assert job.id is not None
-        seq = 0
+        seq, read = 0, 0
         while True:
             async with self.uow(read_only=True) as uow:
                 sealed = await uow.imports.chunk(job.id, seq)
             if sealed is None:
-                return
-            yield self.vault.open(sealed, binding=_chunk_binding(job.id, seq))
+                break
+            piece = self.vault.open(sealed, binding=_chunk_binding(job.id, seq))
+            read += len(piece)
+            yield piece
             seq += 1
+        if read != job.size:
+            # The upload is gone: another run of this import finished (or failed) and cleared it.
+            raise ImportSuperseded()

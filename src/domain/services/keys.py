@@ -22,7 +22,8 @@ class KeyRotation:
     clock: Clock
 
     async def status(self) -> dict[str, int]:
-        """Codes per key id that sealed them; after a full re-seal only the active key is left."""
+        """Sealed items per key id (codes, and uploads of imports still running); an old key may leave the
+        ring once it seals nothing: after a full re-seal and once running imports have finished."""
         async with self.uow(read_only=True) as uow:
             return await uow.codes.count_by_key()
 

@@ -82,6 +82,8 @@ class Stock:
 
     async def reserve(self, product_id: int, quantity: int, holder: str) -> list[int]:
         """Hold `quantity` codes for `holder` (an order unit), all or none; raises OutOfStock."""
+        if quantity < 1:
+            raise ValidationFailed({"quantity": "must_be_positive"})
         async with self.uow() as uow:
             reserved = await uow.codes.reserve(product_id, quantity, holder, self.clock.now())
             await uow.commit()
