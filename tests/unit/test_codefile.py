@@ -10,9 +10,9 @@ from domain.imports import BadCodeFile, ImportFormat, format_of
 
 def read(text: str) -> list[tuple[int, str, str]]:
     lines = text.splitlines()
-    delimiter, columns = detect_delimiter(lines), CodeColumns()
-    read_rows = ((n, columns.read(split_line(line, delimiter))) for n, line in enumerate(lines, start=1))
-    return [(n, *row) for n, row in read_rows if row is not None]
+    delimiter, columns = detect_delimiter(lines), CodeColumns[int]()
+    found = [row for n, line in enumerate(lines, start=1) for row in columns.feed(n, split_line(line, delimiter))]
+    return found + columns.finish()
 
 
 def test_one_code_per_line_with_blank_lines_and_whitespace():
@@ -38,6 +38,16 @@ def test_a_header_naming_only_a_password_has_no_code_column():
     with pytest.raises(BadCodeFile) as caught:
         read("password,remark\nabc,def\n")
     assert caught.value.problem == "no_code_column"
+
+
+def test_a_title_above_the_header_and_full_width_or_unlisted_names():
+    text = "京东E卡卡密明细（2024-06）\n序号，充值卡号：,卡密密码\n1,JD-0001,1111\n2,JD-0002,2222\n"
+    assert read(text.replace("，", ",")) == [(3, "JD-0001", "1111"), (4, "JD-0002", "2222")]
+
+
+def test_without_a_header_the_first_rows_are_codes_in_order():
+    text = "".join(f"CODE-{n},PIN{n}\n" for n in range(1, 15))
+    assert read(text)[:2] == [(1, "CODE-1", "PIN1"), (2, "CODE-2", "PIN2")] and len(read(text)) == 14
 
 
 def test_quoted_csv_cells_keep_their_commas():

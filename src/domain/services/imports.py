@@ -20,7 +20,15 @@ from domain.imports import (
     check_generation,
     format_of,
 )
-from domain.ports import BackgroundJobs, Clock, CodeFileReader, CodeVault, UnitOfWork, UnitOfWorkFactory
+from domain.ports import (
+    BackgroundJobs,
+    Clock,
+    CodeFileReader,
+    CodeVault,
+    FileRow,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.services.stock import Stock
 
 STAGE_EVERY = 2000  # rows sealed and staged per transaction; progress is saved with each
@@ -171,33 +179,47 @@ class CodeImports:
 
     async def _stage_all(self, job: CodeImport) -> CodeImport:
         assert job.id is not None
-        columns, progress = CodeColumns(), ImportProgress()
+        columns: CodeColumns[FileRow] = CodeColumns()
+        progress = ImportProgress()
         pending: list[tuple[int, bytes, Sealed]] = []
         rejected: list[tuple[int, str]] = []
         rows, permille = 0, 0
         async for row in self.reader.rows(job.format, self._upload(job), job.size):
             permille = row.done_permille
-            read = columns.read(row.cells)
-            if read is None:
-                continue
-            rows += 1
-            try:
-                if problem := next((row.problems[i] for i in columns.positions if i in row.problems), None):
-                    raise ValidationFailed({"number": problem})
-                secret = CardSecret.of(*read)
-            except ValidationFailed as problem:
-                rejected.append((row.line, next(iter(problem.errors.values()))))
-            else:
-                fingerprint = self.vault.fingerprint(secret.number)
-                where = binding(job.product_id, fingerprint)
-                pending.append((row.line, fingerprint, self.vault.seal(secret.plaintext(), binding=where)))
+            for read in columns.feed(row, row.cells):
+                rows += 1
+                self._seal_row(job, columns, read, pending, rejected)
             if rows >= STAGE_EVERY:
                 progress = await self._stage(job, progress, rows, pending, rejected, permille)
                 rows, pending, rejected = 0, [], []
+        for read in columns.finish():
+            rows += 1
+            self._seal_row(job, columns, read, pending, rejected)
         progress = await self._stage(job, progress, rows, pending, rejected, 1000)
         if progress.rows_read == 0:
             raise BadCodeFile("empty_file")
         return job.advanced(progress, self.clock.now())
+
+    def _seal_row(
+        self,
+        job: CodeImport,
+        columns: CodeColumns[FileRow],
+        read: tuple[FileRow, str, str],
+        pending: list[tuple[int, bytes, Sealed]],
+        rejected: list[tuple[int, str]],
+    ) -> None:
+        """Seal one row into `pending`, or note in `rejected` why it cannot be a code."""
+        row, number, pin = read
+        try:
+            if problem := next((row.problems[i] for i in columns.positions if i in row.problems), None):
+                raise ValidationFailed({"number": problem})
+            secret = CardSecret.of(number, pin)
+        except ValidationFailed as problem:
+            rejected.append((row.line, next(iter(problem.errors.values()))))
+            return
+        fingerprint = self.vault.fingerprint(secret.number)
+        where = binding(job.product_id, fingerprint)
+        pending.append((row.line, fingerprint, self.vault.seal(secret.plaintext(), binding=where)))
 
     async def _generate_all(self, job: CodeImport) -> CodeImport:
         """Exactly `generate_count` codes, none already in the pool: collisions are simply made again."""
