@@ -100,7 +100,7 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(container):
         pytest.skip("SQLite only")
     async with container.engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-        assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 10_000
+        assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 30_000
 
 
 async def test_sqlite_write_transactions_take_the_write_lock_at_begin(container, settings):

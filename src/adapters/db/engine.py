@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 READ_ONLY = "kaquan_read_only"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Writers wait this long for the lock; a million-code import holds it for ~10 s at its final step.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
