@@ -161,6 +161,10 @@ class CodeRepository(Protocol):
 
     async def release(self, holder: str, now: datetime) -> int: ...
 
+    async def freeze_expired(self, now: datetime) -> int:
+        """Freeze the available codes of batches past their expiry; returns how many."""
+        ...
+
     async def sell(self, holder: str, now: datetime) -> int: ...
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:

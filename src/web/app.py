@@ -167,10 +167,12 @@ def create_app(container: Container | None = None) -> Litestar:
 
 
 async def _sweep_every_minute(container: Container) -> None:
-    """The database is the source of truth: work whose queue message was lost is queued again."""
+    """Housekeeping the database needs: imports whose queue message was lost are queued again, and
+    codes past their batch's expiry are taken out of sale."""
     while True:
         try:
             await container.imports.sweep()
+            await container.stock.freeze_expired()
         except Exception:  # a failed sweep is retried next minute; it must not stop the loop
             log.exception("sweep failed")
         await asyncio.sleep(60)

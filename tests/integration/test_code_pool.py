@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,27 @@ async def _sold_ids(container, product_id: int) -> set[int]:
             {"p": product_id, "s": CodeState.SOLD.value},
         )
         return set(rows.scalars())
+
+
+async def test_expired_batches_are_not_sold_and_the_sweep_freezes_them(container):
+    pid = await new_product(container)
+    now = datetime.now(UTC)
+    expiring = BatchDetails("test", Money(1), now + timedelta(hours=1))
+    await container.stock.add_codes(pid, [(n, f"EXP-{n}", "") for n in range(3)], expiring, Actor.cli())
+    await container.stock.add_codes(pid, [(1, "FRESH-1", "")], BatchDetails("test", Money(1)), Actor.cli())
+    later = replace(container.stock, clock=Shifted(timedelta(hours=2)))
+    assert len(await later.reserve(pid, 1, "after-expiry")) == 1
+    with pytest.raises(OutOfStock):
+        await later.reserve(pid, 1, "too-late")
+    assert await later.freeze_expired() == 3 and await later.freeze_expired() == 0
+    counts = (await container.stock.of_product(pid)).counts
+    assert (counts.frozen, counts.reserved, counts.available) == (3, 1, 0)
+    await assert_batches_balance(container, pid)
+
+
+class Shifted:
+    def __init__(self, ahead: timedelta) -> None:
+        self.ahead = ahead
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead

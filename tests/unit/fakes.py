@@ -192,8 +192,11 @@ class FakeCodes:
         return added
 
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
+        expired = {b.id for b in self._data.batches.values() if b.expires_at is not None and b.expires_at <= now}
         available = sorted(
-            c.id for c in self._data.codes.values() if c.product_id == product_id and c.state is CodeState.AVAILABLE
+            c.id
+            for c in self._data.codes.values()
+            if c.product_id == product_id and c.state is CodeState.AVAILABLE and c.batch_id not in expired
         )[:quantity]
         if len(available) < quantity:
             raise OutOfStock(f"only {len(available)} of {quantity} available")
@@ -203,6 +206,13 @@ class FakeCodes:
 
     async def release(self, holder: str, now: datetime) -> int:
         return self._from_reserved(holder, CodeState.AVAILABLE)
+
+    async def freeze_expired(self, now: datetime) -> int:
+        expired = {b.id for b in self._data.batches.values() if b.expires_at is not None and b.expires_at <= now}
+        moving = [c for c in self._data.codes.values() if c.batch_id in expired and c.state is CodeState.AVAILABLE]
+        for code in moving:
+            self._data.codes[code.id] = replace(code, state=CodeState.FROZEN)
+        return len(moving)
 
     async def sell(self, holder: str, now: datetime) -> int:
         return self._from_reserved(holder, CodeState.SOLD)

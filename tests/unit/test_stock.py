@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from domain.audit import Actor
@@ -84,3 +86,18 @@ async def test_reserving_is_all_or_none_and_codes_move_through_their_states(worl
     counts = (await world.stock.of_product(pid)).counts
     assert (counts.sold, counts.available, counts.total) == (5, 0, 5)
     assert all(code.state is CodeState.SOLD for code in world.db.committed.codes.values())
+
+
+async def test_codes_past_their_batch_expiry_are_never_sold_and_get_frozen(world):
+    pid = await product(world)
+    soon = BatchDetails("supplier", Money(1), world.clock.now() + timedelta(hours=1))
+    await world.stock.add_codes(pid, lines("OLD-1", "OLD-2"), soon, Actor.cli())
+    await world.stock.add_codes(pid, lines("NEW-1"), DETAILS, Actor.cli())
+    world.clock.advance(timedelta(hours=2))
+    assert len(await world.stock.reserve(pid, 1, "order-1")) == 1
+    with pytest.raises(OutOfStock):
+        await world.stock.reserve(pid, 1, "order-2")
+    assert await world.stock.freeze_expired() == 2
+    counts = (await world.stock.of_product(pid)).counts
+    assert (counts.frozen, counts.reserved, counts.available, counts.total) == (2, 1, 0, 3)
+    assert world.db.committed.audit[-1].details == {"frozen": 2}

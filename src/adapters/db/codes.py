@@ -215,12 +215,32 @@ class SqlCodes:
         )
         return [_batch(row) for row in rows]
 
+    async def freeze_expired(self, now: datetime) -> int:
+        """Available codes of batches past their expiry become frozen: out of the pool, still counted."""
+        expired = select(code_batches.c.id).where(code_batches.c.expires_at <= now)
+        moved = await self._db.execute(
+            update(codes)
+            .where(codes.c.state == CodeState.AVAILABLE.value, codes.c.batch_id.in_(expired))
+            .values(state=CodeState.FROZEN.value, state_changed_at=now)
+            .returning(codes.c.id)
+        )
+        return len(moved.all())
+
     async def _take(self, product_id: int, quantity: int, holder: str, now: datetime, *, after: int) -> list[int]:
         # The candidates are chosen once, in a materialised CTE: as an IN (subquery), PostgreSQL may run a
         # SKIP LOCKED subquery again for every row it updates and take more codes than asked for.
+        # Codes of an expired batch are never sold, even in the minute before the sweeper freezes them.
+        expired = select(code_batches.c.id).where(
+            code_batches.c.product_id == product_id, code_batches.c.expires_at <= now
+        )
         picked = (
             select(codes.c.id)
-            .where(codes.c.product_id == product_id, codes.c.state == CodeState.AVAILABLE.value, codes.c.id > after)
+            .where(
+                codes.c.product_id == product_id,
+                codes.c.state == CodeState.AVAILABLE.value,
+                codes.c.id > after,
+                codes.c.batch_id.not_in(expired),
+            )
             .order_by(codes.c.id)
             .limit(quantity)
             .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite renders no locking clause

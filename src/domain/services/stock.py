@@ -101,6 +101,16 @@ class Stock:
             await uow.commit()
         return sold
 
+    async def freeze_expired(self) -> int:
+        """Take codes past their batch's expiry out of sale (they are frozen, not lost: still counted)."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            frozen = await uow.codes.freeze_expired(now)
+            if frozen:
+                await uow.audit.record(AuditEntry(now, Actor.system(), "codes.expired", "", {"frozen": frozen}))
+            await uow.commit()
+        return frozen
+
     async def available(self, product_ids: list[int]) -> dict[int, int]:
         async with self.uow(read_only=True) as uow:
             return await uow.codes.available_counts(product_ids) if product_ids else {}
