@@ -244,3 +244,15 @@ def test_voucher_codes_are_generated_in_the_background(owner):
     assert started.status_code == 200 and "250 vouchers × 9 characters" in started.text
     done = wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
     assert re.search(r"Imported</dt><dd class=\"ok\">250<", done.text)
+
+
+def test_a_sold_or_void_code_cannot_be_frozen_and_the_page_says_why(owner):
+    owner.post("/admin/products", {**PRODUCT, "sku": "final-card"})
+    pid = product_id(owner, "FINAL-CARD")
+    started = post_import(owner, pid, {"source": "x"}, ("codes.csv", "FINAL-0001\n"))
+    wait_for_import(owner, pid, re.search(r'id="import-(\d+)"', started.text).group(1))
+    batch_id = re.search(rf"/admin/products/{pid}/batches/(\d+)", owner.get(f"/admin/products/{pid}").text).group(1)
+    code = re.search(r'id="code-(\d+)"', owner.get(f"/admin/products/{pid}/batches/{batch_id}").text).group(1)
+    assert owner.post(f"/admin/products/{pid}/codes/{code}/void", htmx=True).status_code == 200
+    refused = owner.post(f"/admin/products/{pid}/codes/{code}/freeze", htmx=True)
+    assert refused.status_code == 409 and "A void code cannot become frozen." in refused.text

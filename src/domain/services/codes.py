@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from domain.audit import Actor, AuditEntry
-from domain.codepool import UNSOLD, Batch, CardSecret, CodeAction, StoredCode
+from domain.codepool import UNSOLD, Batch, CardSecret, CodeAction, StoredCode, check_transition
 from domain.errors import NotFound
 from domain.paging import Page, PageRequest
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
@@ -69,7 +69,10 @@ class Codes:
         now = self.clock.now()
         async with self.uow() as uow:
             if code_id is not None:
-                await _code(uow, product_id, code_id)
+                code = await _code(uow, product_id, code_id)
+                if code.state not in action.sources:
+                    check_transition(code.state, action.target)  # says why, e.g. a sold code cannot be voided
+                    return 0  # already where the action would put it
             else:
                 await _batch(uow, product_id, batch_id or 0)
             moved = await uow.codes.apply(action, now, code_id=code_id, batch_id=batch_id)
