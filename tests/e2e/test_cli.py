@@ -34,3 +34,11 @@ def test_command_line_errors_go_to_stderr_with_a_non_zero_status(app_server, tmp
     assert failed.returncode == 1 and "binary_file" in failed.stderr
     missing = app_server.kaquan("codes", "import", str(binary), "--product", "nope", "--source", "s")
     assert missing.returncode == 1 and "no product" in missing.stderr
+
+
+def test_demo_data_stocks_the_catalog_once(app_server):
+    first = app_server.kaquan("--json", "demo", "load")
+    assert first.returncode == 0, first.stderr
+    assert "demo codes for IQIYI-VIP-M" in first.stdout and "demo vouchers for LUCKIN-AMERICANO" in first.stdout
+    again = app_server.kaquan("--json", "demo", "load")
+    assert json.loads(again.stdout) == {"demo": []}

@@ -1,11 +1,13 @@
-"""Demo data for `make run`: one account per staff role and a small catalog, so a newcomer can try each."""
+"""Demo data for `make run`: one account per staff role and a small stocked catalog, to try each part."""
 
 from __future__ import annotations
 
 from adapters.bootstrap import Container
 from domain.audit import Actor
-from domain.catalog import ProductDraft, ProductQuery
+from domain.catalog import DeliveryKind, Product, ProductDraft, ProductQuery
+from domain.codepool import BatchDetails
 from domain.errors import NotFound
+from domain.money import Money
 from domain.paging import PageRequest
 from domain.staff import Role
 
@@ -75,13 +77,33 @@ DEMO_PRODUCTS = [
 ]
 
 
+async def _stock_up(container: Container, product: Product) -> list[str]:
+    """A few made-up codes (they redeem nowhere) so the code pool has something to show."""
+    assert product.id is not None
+    details = BatchDetails("demo supplier", Money(product.retail_price.minor * 8 // 10))
+    if product.delivery_kind is DeliveryKind.CODE:
+        prefix = product.sku.split("-")[0][:4]
+        lines = [
+            (n, f"{prefix}-DEMO-{n:04d}-{(n * 7919) % 10000:04d}", f"{(n * 104729) % 1000000:06d}")
+            for n in range(1, 21)
+        ]
+        result = await container.stock.add_codes(product.id, lines, details, Actor.cli())
+        return [f"  {result.imported} demo codes for {product.sku}"]
+    if product.delivery_kind is DeliveryKind.VOUCHER:
+        job = await container.imports.generate(product.id, 50, 12, details, Actor.cli())
+        done = await container.imports.run(job.id or 0)
+        return [f"  {done.progress.imported if done else 0} demo vouchers for {product.sku}"]
+    return []
+
+
 async def load(container: Container) -> list[str]:
     """Create what is missing and say what was created."""
     created = []
     for draft in DEMO_PRODUCTS:
         if not (await container.catalog.search(ProductQuery(text=draft.sku), PageRequest(1, 1))).total:
-            await container.catalog.create(draft, Actor.cli())
+            product = await container.catalog.create(draft, Actor.cli())
             created.append(f"product {draft.sku} {draft.name}")
+            created += await _stock_up(container, product)
     for username, name, role in DEMO_STAFF:
         try:
             await container.staff_admin.by_username(username)
