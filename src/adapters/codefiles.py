@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from itertools import islice
@@ -121,6 +122,7 @@ async def _workbook_rows(data: AsyncIterator[bytes], size: int) -> AsyncIterator
         buffer.write(piece)
     if bytes(buffer.getbuffer()[:4]) != b"PK\x03\x04":
         raise BadCodeFile("not_a_workbook")
+    _check_unpacked_size(buffer)
     try:
         workbook = await asyncio.to_thread(load_workbook, buffer, read_only=True, data_only=True)
     except Exception:  # openpyxl's errors may quote cell text, i.e. codes: none of it may reach a log
@@ -145,6 +147,21 @@ async def _workbook_rows(data: AsyncIterator[bytes], size: int) -> AsyncIterator
                 yield FileRow(number, [text for text, _ in read], min(1000, number * 1000 // total), problems)
     finally:
         workbook.close()
+
+
+# A workbook is a zip: what it unpacks to, not its size on the wire, is what openpyxl holds in memory.
+MAX_UNPACKED = 1024 * 1024 * 1024
+
+
+def _check_unpacked_size(buffer: io.BytesIO) -> None:
+    try:
+        with zipfile.ZipFile(buffer) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile:
+        raise BadCodeFile("not_a_workbook") from None
+    if unpacked > MAX_UNPACKED:
+        raise BadCodeFile("too_large", limit_mb=MAX_UNPACKED // 2**20)
+    buffer.seek(0)
 
 
 _ZERO_PADDED = re.compile(r"^0+$")

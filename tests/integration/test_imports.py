@@ -327,3 +327,15 @@ async def test_a_broken_workbook_fails_without_quoting_its_content(container, im
     job = await run(imports, pid, "codes.xlsx", broken)
     assert (job.status, job.error) == (ImportStatus.FAILED, "not_a_workbook")
     assert "SECRET-CODE-1234" not in caplog.text
+
+
+async def test_a_workbook_that_unpacks_too_big_is_refused_before_it_is_opened(container, imports, monkeypatch):
+    pid = await product(container)
+    book = Workbook()
+    for n in range(2000):
+        book.active.append([f"ZIP-{n:05d}"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    monkeypatch.setattr("adapters.codefiles.MAX_UNPACKED", 50_000)  # the same check, at a size a test can build
+    job = await run(imports, pid, "codes.xlsx", buffer.getvalue())
+    assert (job.status, job.error) == (ImportStatus.FAILED, "too_large")
