@@ -131,6 +131,10 @@ class CodeRepository(Protocol):
         """Available codes per product, for a list of products (absent: none)."""
         ...
 
+    async def running_low(self, kinds: Sequence[str], below: int, limit: int) -> list[tuple[int, int]]:
+        """(product id, available codes) of on-sale products of these kinds with fewer than `below` left."""
+        ...
+
     async def count_by_key(self) -> dict[str, int]:
         """How many codes each key id sealed."""
         ...

@@ -107,6 +107,9 @@ def test_codes_imported_from_a_file_and_a_paste_reach_the_pool(owner):
     assert re.search(r'<span class="stat-value">301</span><span class="stat-label">Available', page)
     assert "IMP-0001" not in page and "P1" not in re.sub(r"<[^>]+>", "", page).split()
     assert '<td class="num">301</td>' in owner.get("/admin/products?q=import-me").text, "the list shows stock"
+    owner.post("/admin/products", {**PRODUCT, "sku": "nearly-out", "on_sale": "on"})
+    dashboard = owner.get("/admin").text
+    assert "On sale, fewer than 10 codes left" in dashboard and "NEARLY-OUT" in dashboard
 
 
 def test_codes_never_reach_the_server_log(owner, app_server):

@@ -167,3 +167,16 @@ class Shifted:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.ahead
+
+
+async def test_running_low_counts_on_the_database(container):
+    low = await container.catalog.create(
+        ProductDraft(sku="LOW-DB", name="Low", face_value="1", retail_price="1", on_sale=True), Actor.cli()
+    )
+    full = await container.catalog.create(
+        ProductDraft(sku="FULL-DB", name="Full", face_value="1", retail_price="1", on_sale=True), Actor.cli()
+    )
+    await stock_up(container, low.id, 3, prefix="LOWDB")
+    await stock_up(container, full.id, 15, prefix="FULLDB")
+    await container.stock.reserve(low.id, 1, "someone")
+    assert [(p.sku, left) for p, left in await container.stock.running_low()] == [("LOW-DB", 2)]

@@ -234,6 +234,14 @@ class FakeCodes:
                 counts[code.product_id] = counts.get(code.product_id, 0) + 1
         return counts
 
+    async def running_low(self, kinds: Sequence[str], below: int, limit: int) -> list[tuple[int, int]]:
+        left = {
+            p.id: sum(1 for c in self._data.codes.values() if c.product_id == p.id and c.state is CodeState.AVAILABLE)
+            for p in self._data.products.values()
+            if p.on_sale and p.delivery_kind.value in kinds
+        }
+        return sorted(((pid, n) for pid, n in left.items() if n < below), key=lambda pair: (pair[1], pair[0]))[:limit]
+
     async def batches(self, product_id: int) -> list[Batch]:
         return [b for _, b in sorted(self._data.batches.items(), reverse=True) if b.product_id == product_id]
 

@@ -101,3 +101,19 @@ async def test_codes_past_their_batch_expiry_are_never_sold_and_get_frozen(world
     counts = (await world.stock.of_product(pid)).counts
     assert (counts.frozen, counts.reserved, counts.available, counts.total) == (2, 1, 0, 3)
     assert world.db.committed.audit[-1].details == {"frozen": 2}
+
+
+async def test_on_sale_products_running_low_come_emptiest_first(world):
+    on_sale = {}
+    for sku in ("EMPTY-1", "LOW-1", "PLENTY-1"):
+        draft = ProductDraft(sku=sku, name=sku, face_value="1", retail_price="1", on_sale=True)
+        on_sale[sku] = await world.catalog.create(draft, Actor.cli())
+    low, plenty = on_sale["LOW-1"], on_sale["PLENTY-1"]
+    await world.catalog.create(ProductDraft(sku="OFF-1", name="off", face_value="1", retail_price="1"), Actor.cli())
+    await world.catalog.create(
+        ProductDraft(sku="TOP-1", name="t", face_value="1", retail_price="1", delivery_kind="topup", on_sale=True),
+        Actor.cli(),
+    )
+    await world.stock.add_codes(low.id, lines("L-1", "L-2"), DETAILS, Actor.cli())
+    await world.stock.add_codes(plenty.id, lines(*(f"P-{n}" for n in range(12))), DETAILS, Actor.cli())
+    assert [(p.sku, left) for p, left in await world.stock.running_low()] == [("EMPTY-1", 0), ("LOW-1", 2)]

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.engine import insert_for
-from adapters.db.tables import code_batches, code_import_chunks, code_import_rows, codes
+from adapters.db.tables import code_batches, code_import_chunks, code_import_rows, codes, products
 from domain.codepool import UNSOLD, Batch, CodeAction, CodeState, OutOfStock, Sealed, StockCounts, StoredCode
 from domain.money import Money
 from domain.paging import Page, PageRequest
@@ -85,6 +85,23 @@ class SqlCodes:
             .group_by(codes.c.product_id)
         )
         return {product_id: count for product_id, count in rows.all()}
+
+    async def running_low(self, kinds: Sequence[str], below: int, limit: int) -> list[tuple[int, int]]:
+        left = func.count(codes.c.id)
+        rows = await self._db.execute(
+            select(products.c.id, left)
+            .select_from(
+                products.outerjoin(
+                    codes, (codes.c.product_id == products.c.id) & (codes.c.state == CodeState.AVAILABLE.value)
+                )
+            )
+            .where(products.c.on_sale.is_(True), products.c.delivery_kind.in_(kinds))
+            .group_by(products.c.id)
+            .having(left < below)
+            .order_by(left, products.c.id)
+            .limit(limit)
+        )
+        return [(product_id, count) for product_id, count in rows.all()]
 
     async def count_by_key(self) -> dict[str, int]:
         """Everything sealed, per key: codes, and uploads and staged rows of imports not yet finished."""

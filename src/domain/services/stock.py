@@ -12,6 +12,7 @@ from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 
 POOLED_KINDS = frozenset({DeliveryKind.CODE, DeliveryKind.VOUCHER})
+LOW_STOCK = 10  # the dashboard warns when an on-sale product has fewer codes than this
 
 
 class NoCodePool(DomainError):
@@ -110,6 +111,13 @@ class Stock:
                 await uow.audit.record(AuditEntry(now, Actor.system(), "codes.expired", "", {"frozen": frozen}))
             await uow.commit()
         return frozen
+
+    async def running_low(self, below: int = LOW_STOCK, limit: int = 20) -> list[tuple[Product, int]]:
+        """On-sale products delivered from the pool with fewer than `below` codes left, emptiest first."""
+        async with self.uow(read_only=True) as uow:
+            low = await uow.codes.running_low([kind.value for kind in POOLED_KINDS], below, limit)
+            found = [(await uow.products.get(product_id), left) for product_id, left in low]
+        return [(product, left) for product, left in found if product is not None]
 
     async def available(self, product_ids: list[int]) -> dict[int, int]:
         async with self.uow(read_only=True) as uow:

@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from domain.services.operations import Operations
-from domain.staff import Permission
+from domain.services.stock import LOW_STOCK, Stock
+from domain.staff import Permission, StaffMember
 from web.auth import requires
 from web.controllers.params import OptionalRowId
 
@@ -22,9 +23,14 @@ class AdminController(Controller):
     guards = [requires(Permission.USE_ADMIN)]  # noqa: RUF012 — Litestar reads this class attribute
 
     @get("/")
-    async def dashboard(self, request: Request[Any, Any, Any], operations: NamedDependency[Operations]) -> Template:
+    async def dashboard(
+        self, request: Request[Any, Any, Any], operations: NamedDependency[Operations], stock: NamedDependency[Stock]
+    ) -> Template:
         health, beats = await operations.worker_status()
-        return Template("admin/dashboard.html", context={"worker_health": health, "beats": beats[:5]})
+        member: StaffMember = request.user
+        low = await stock.running_low() if member.can(Permission.VIEW_CATALOG) else []
+        context = {"worker_health": health, "beats": beats[:5], "running_low": low, "low_stock": LOW_STOCK}
+        return Template("admin/dashboard.html", context=context)
 
     @get("/audit", guards=[requires(Permission.VIEW_AUDIT)])
     async def audit(
