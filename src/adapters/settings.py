@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="where people reach the shop, e.g. https://shop.example.com; used in links"
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description='Host headers the app answers, e.g. ["shop.example.com"]; empty: any'
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     admin_password: SecretStr | None = None

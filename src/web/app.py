@@ -159,6 +159,7 @@ def create_app(container: Container | None = None) -> Litestar:
         exception_handlers=exception_handlers,
         before_send=[response_finisher(https=settings.is_production)],
         lifespan=[lifespan],
+        allowed_hosts=settings.allowed_hosts or None,
         state=State({SESSION_MAX_AGE: settings.session_max_age_seconds, PUBLIC_URL: settings.public_url}),
         openapi_config=None,
         logging_config=None,  # adapters.logging configured it already

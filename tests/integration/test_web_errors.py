@@ -22,3 +22,10 @@ def test_a_500_page_carries_a_request_id_and_no_internals(settings):
     assert response.status_code == 500
     assert "secret internals" not in response.text and "Traceback" not in response.text
     assert f"Reference: {response.headers['x-request-id']}" in response.text
+
+
+def test_only_the_configured_hosts_are_answered(settings):
+    app = create_app(bootstrap.build(settings.model_copy(update={"allowed_hosts": ["shop.example.com"]})))
+    with TestClient(app) as client:
+        assert client.get("/healthz", headers={"Host": "shop.example.com"}).status_code == 200
+        assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
