@@ -151,3 +151,17 @@ def test_an_operator_imports_a_file_and_watches_it_land_in_the_pool(page, app_se
     assert "1500" in job.locator("dd.ok").inner_text()
     page.locator(".state-available .stat-value", has_text="1500").wait_for()
     assert page.locator("tbody tr", has_text="Supplier B").count() == 1
+
+
+def test_the_owner_changes_a_role_and_disables_a_member_in_the_staff_table(page, app_server):
+    app_server.add_staff("table.member", "clerk", "table member password")
+    sign_in(page, "owner", OWNER_PASSWORD)
+    page.wait_for_url("**/admin")
+    page.goto("/admin/staff")
+    row = page.locator("tbody.member", has_text="table.member")
+    row.get_by_label("Role").select_option("finance")
+    row.locator("select option[value=finance][selected]").wait_for(state="attached")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Disable").click()
+    row.get_by_text("Disabled").wait_for()
+    assert row.get_by_role("button", name="Enable").is_visible()

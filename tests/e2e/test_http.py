@@ -163,3 +163,13 @@ def test_logs_are_structured_with_request_ids_and_free_of_passwords(app_server):
     lines = [json.loads(line) for line in app_server.log.read_text().splitlines() if line.startswith("{")]
     assert any(line.get("request_id") == "trace-me-123456" and line.get("path") == "/healthz" for line in lines)
     assert OWNER_PASSWORD not in app_server.log.read_text()
+
+
+def test_a_signed_in_members_language_choice_follows_them_to_a_new_session(app_server):
+    app_server.add_staff("polyglot", "support", "polyglot password")
+    first = Browser(app_server.url, **{"Accept-Language": "en"})
+    first.login("polyglot", "polyglot password")
+    first.post("/locale", {"locale": "zh-CN", "next": "/admin"})
+    elsewhere = Browser(app_server.url, **{"Accept-Language": "en"})
+    elsewhere.login("polyglot", "polyglot password")
+    assert "概览" in elsewhere.get("/admin").text, "the setting, not the browser's language, wins once signed in"
