@@ -128,6 +128,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     decoy_hash = passwords.hash_now(secrets.token_urlsafe(16))
     vault = AesGcmVault(keys.code_keys, keys.fingerprint_key)
     stock = Stock(uow, vault, clock)
+    jobs = DramatiqJobs() if queue else RunByCaller()
     return Container(
         settings=settings,
         secrets=keys,
@@ -139,9 +140,9 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         operations=Operations(uow, clock),
         catalog=Catalog(uow, clock),
         stock=stock,
-        imports=CodeImports(uow, vault, CodeFiles(), DramatiqJobs() if queue else RunByCaller(), stock, clock),
+        imports=CodeImports(uow, vault, CodeFiles(), jobs, stock, clock),
         codes=Codes(uow, vault, clock),
-        key_rotation=KeyRotation(uow, vault, clock),
+        key_rotation=KeyRotation(uow, vault, jobs, clock),
     )
 
 

@@ -135,6 +135,10 @@ class CodeRepository(Protocol):
         """(product id, available codes) of on-sale products of these kinds with fewer than `below` left."""
         ...
 
+    async def sealed_by_another_key(self, active: str) -> bool:
+        """Whether any code is still sealed by a key other than `active`."""
+        ...
+
     async def count_by_key(self) -> dict[str, int]:
         """How many codes each key id sealed."""
         ...
@@ -239,6 +243,8 @@ class BackgroundJobs(Protocol):
     """Work handed to the queue workers. The database holds the job; the message is only a nudge."""
 
     async def import_codes(self, import_id: int) -> None: ...
+
+    async def reseal_codes(self) -> None: ...
 
 
 class AuditLog(Protocol):

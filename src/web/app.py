@@ -168,14 +168,19 @@ def create_app(container: Container | None = None) -> Litestar:
 
 
 async def _sweep_every_minute(container: Container) -> None:
-    """Housekeeping the database needs: imports whose queue message was lost are queued again, and
-    codes past their batch's expiry are taken out of sale."""
+    """Housekeeping the database needs: imports whose queue message was lost are queued again, codes
+    past their batch's expiry are taken out of sale, and (at start and hourly) codes still sealed by
+    an old key are handed to the workers to re-seal."""
+    minute = 0
     while True:
         try:
             await container.imports.sweep()
             await container.stock.freeze_expired()
+            if minute % 60 == 0:
+                await container.key_rotation.reseal_if_needed()
         except Exception:  # a failed sweep is retried next minute; it must not stop the loop
             log.exception("sweep failed")
+        minute += 1
         await asyncio.sleep(60)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+
+from tests.e2e.server import running_app
 
 
 def test_products_and_a_code_import_from_the_command_line(app_server, tmp_path):
@@ -42,3 +45,18 @@ def test_demo_data_stocks_the_catalog_once(app_server):
     assert "demo codes for IQIYI-VIP-M" in first.stdout and "demo vouchers for LUCKIN-AMERICANO" in first.stdout
     again = app_server.kaquan("--json", "demo", "load")
     assert json.loads(again.stdout) == {"demo": []}
+
+
+def test_after_a_key_rotation_and_a_restart_the_worker_reseals_in_the_background(tmp_path):
+    codes = tmp_path / "codes.txt"
+    codes.write_text("ROT-0001\nROT-0002\nROT-0003\n", encoding="utf-8")
+    with running_app(tmp_path) as server:
+        server.kaquan("product", "create", "ROT-CARD", "--name", "Rotate", "--face-value", "1", "--price", "1")
+        assert server.kaquan("codes", "import", str(codes), "--product", "ROT-CARD", "--source", "s").returncode == 0
+    rotated = server.kaquan("--json", "keys", "rotate")
+    assert rotated.returncode == 0 and json.loads(rotated.stdout)["active"] == "k2"
+    with running_app(tmp_path) as restarted:
+        deadline = time.monotonic() + 30
+        while json.loads(restarted.kaquan("--json", "keys", "status").stdout)["codes_by_key"] != {"k2": 3}:
+            assert time.monotonic() < deadline, "the workers did not re-seal the codes"
+            time.sleep(0.5)

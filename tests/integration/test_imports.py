@@ -43,6 +43,9 @@ class RecordedJobs:
     async def import_codes(self, import_id: int) -> None:
         self.sent.append(import_id)
 
+    async def reseal_codes(self) -> None:
+        raise AssertionError("no re-seal here")
+
 
 @pytest.fixture
 def imports(container):

@@ -21,6 +21,17 @@ class Stop(Exception):
     pass
 
 
+class RecordedJobs:
+    def __init__(self) -> None:
+        self.reseals = 0
+
+    async def import_codes(self, import_id: int) -> None:
+        raise AssertionError("no import here")
+
+    async def reseal_codes(self) -> None:
+        self.reseals += 1
+
+
 async def test_a_rotated_ring_reseals_everything_resumably(container, settings, monkeypatch):
     draft = ProductDraft(sku="ROT-1", name="Rotate", face_value="1", retail_price="1")
     pid = (await container.catalog.create(draft, Actor.cli())).id
@@ -33,7 +44,9 @@ async def test_a_rotated_ring_reseals_everything_resumably(container, settings, 
     assert path is not None and ring.active != old_key and set(ring.keys) == {old_key, ring.active}
     vault = AesGcmVault(ring, container.secrets.fingerprint_key)
     uow = SqlUnitOfWorkFactory(container.engine)
-    rotation = KeyRotation(uow, vault, SystemClock())
+    jobs = RecordedJobs()
+    rotation = KeyRotation(uow, vault, jobs, SystemClock())
+    assert await rotation.reseal_if_needed() and jobs.reseals == 1, "the restart hands the re-seal to the workers"
     monkeypatch.setattr("domain.services.keys.STEP", 100)
 
     def stop_after_first_step(done: int) -> None:
@@ -45,6 +58,7 @@ async def test_a_rotated_ring_reseals_everything_resumably(container, settings, 
     assert await rotation.reseal_all(Actor.cli()) == 150, "a second run picks up where the first stopped"
     assert await rotation.status() == {ring.active: 250}
     assert await rotation.reseal_all(Actor.cli()) == 0
+    assert not await rotation.reseal_if_needed() and jobs.reseals == 1
 
     page = await Codes(uow, vault, SystemClock()).of_batch(pid, 1, PageRequest(1, 5))
     assert [view.masked for view in page.items][:2] == ["RO****00", "RO****01"]

@@ -308,18 +308,19 @@ def keys() -> None:
 @keys.command("rotate")
 @click.pass_obj
 def keys_rotate(out: Output) -> None:
-    """Add a new code key in front of the ring. Restart the app, then run `kaquan keys reseal`."""
+    """Add a new code key in front of the ring. After the restart the workers re-seal in the background."""
     ring, path = rotate_code_keys(Settings())
     if path is None:
         out.emit(
             {"active": ring.active, "KAQUAN_CODE_KEYS": ring.text()},
-            f"new key {ring.active}. Set this everywhere the app runs, restart, then run `kaquan keys reseal`:\n"
-            f"KAQUAN_CODE_KEYS={ring.text()}",
+            f"new key {ring.active}. Set this everywhere the app runs and restart; the workers then re-seal"
+            f" every code in the background (or run `kaquan keys reseal`):\nKAQUAN_CODE_KEYS={ring.text()}",
         )
     else:
         out.emit(
             {"active": ring.active, "file": str(path)},
-            f"new key {ring.active} written to {path}. Restart the app, then run `kaquan keys reseal`.",
+            f"new key {ring.active} written to {path}. Restart the app; the workers then re-seal every code"
+            " in the background (or run `kaquan keys reseal`).",
         )
 
 

@@ -103,6 +103,10 @@ class SqlCodes:
         )
         return [(product_id, count) for product_id, count in rows.all()]
 
+    async def sealed_by_another_key(self, active: str) -> bool:
+        row = (await self._db.execute(select(codes.c.id).where(codes.c.key_id != active).limit(1))).first()
+        return row is not None
+
     async def count_by_key(self) -> dict[str, int]:
         """Everything sealed, per key: codes, and uploads and staged rows of imports not yet finished."""
         totals: dict[str, int] = {}

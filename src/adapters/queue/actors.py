@@ -8,6 +8,7 @@ from typing import Any
 import dramatiq
 
 from adapters.queue.runtime import services, worker_name
+from domain.audit import Actor
 from domain.operations import HEARTBEAT_EVERY
 
 
@@ -32,3 +33,9 @@ async def import_codes(import_id: int) -> None:
 async def import_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """After the last retry: the import is marked failed, its staged rows and upload removed."""
     await services().imports.fail(int(message["args"][0]), "internal_error")
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=int(timedelta(hours=6).total_seconds() * 1000))
+async def reseal_codes() -> None:
+    """Re-seal every code under the active key; resumable, and harmless when two run at once."""
+    await services().key_rotation.reseal_all(Actor.system())

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from types import ModuleType
 
 
 class DramatiqJobs:
     async def import_codes(self, import_id: int) -> None:
-        # Imported on use: the broker must be installed before the actor module loads (see bootstrap).
-        actors = importlib.import_module("adapters.queue.actors")
-        await asyncio.to_thread(actors.import_codes.send, import_id)
+        await asyncio.to_thread(_actors().import_codes.send, import_id)
+
+    async def reseal_codes(self) -> None:
+        await asyncio.to_thread(_actors().reseal_codes.send)
 
 
 class RunByCaller:
@@ -18,3 +20,11 @@ class RunByCaller:
 
     async def import_codes(self, import_id: int) -> None:
         return None
+
+    async def reseal_codes(self) -> None:
+        return None
+
+
+def _actors() -> ModuleType:
+    # Imported on use: the broker must be installed before the actor module loads (see bootstrap).
+    return importlib.import_module("adapters.queue.actors")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.audit import Actor, AuditEntry
-from domain.ports import Clock, CodeVault, UnitOfWorkFactory
+from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWorkFactory
 
 STEP = 1000
 
@@ -19,7 +19,16 @@ STEP = 1000
 class KeyRotation:
     uow: UnitOfWorkFactory
     vault: CodeVault
+    jobs: BackgroundJobs
     clock: Clock
+
+    async def reseal_if_needed(self) -> bool:
+        """After a rotation (and the restart that brings the new key), hand the re-seal to the workers."""
+        async with self.uow(read_only=True) as uow:
+            needed = await uow.codes.sealed_by_another_key(self.vault.active_key)
+        if needed:
+            await self.jobs.reseal_codes()
+        return needed
 
     async def status(self) -> dict[str, int]:
         """Sealed items per key id (codes, and uploads of imports still running); an old key may leave the
