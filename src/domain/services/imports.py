@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from domain.audit import Actor, AuditEntry
 from domain.catalog import DeliveryKind
 from domain.codefile import CodeColumns
-from domain.codepool import Batch, BatchDetails, CardSecret, Sealed, binding, new_voucher
+from domain.codepool import Batch, BatchDetails, CardSecret, Sealed, new_voucher
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.imports import (
     MAX_UPLOAD_BYTES,
@@ -29,7 +29,7 @@ from domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from domain.services.stock import Stock
+from domain.services.stock import Stock, seal_secret
 
 STAGE_EVERY = 2000  # rows sealed and staged per transaction; progress is saved with each
 
@@ -217,9 +217,7 @@ class CodeImports:
         except ValidationFailed as problem:
             rejected.append((row.line, next(iter(problem.errors.values()))))
             return
-        fingerprint = self.vault.fingerprint(secret.number)
-        where = binding(job.product_id, fingerprint)
-        pending.append((row.line, fingerprint, self.vault.seal(secret.plaintext(), binding=where)))
+        pending.append((row.line, *seal_secret(self.vault, job.product_id, secret)))
 
     async def _generate_all(self, job: CodeImport) -> CodeImport:
         """Exactly `generate_count` codes, none already in the pool: collisions are simply made again."""
@@ -231,9 +229,7 @@ class CodeImports:
             for _ in range(min(STAGE_EVERY, count - progress.staged)):
                 line += 1
                 secret = CardSecret.of(new_voucher(length))
-                fingerprint = self.vault.fingerprint(secret.number)
-                where = binding(job.product_id, fingerprint)
-                pending.append((line, fingerprint, self.vault.seal(secret.plaintext(), binding=where)))
+                pending.append((line, *seal_secret(self.vault, job.product_id, secret)))
             permille = min(999, (progress.staged + len(pending)) * 1000 // count)
             progress = await self._stage(job, progress, len(pending), pending, [], permille)
             if progress.staged == count:

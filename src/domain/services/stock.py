@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from domain.audit import Actor, AuditEntry
 from domain.catalog import DeliveryKind, Product
-from domain.codepool import Batch, BatchDetails, CardSecret, CodeState, StockCounts, binding
+from domain.codepool import Batch, BatchDetails, CardSecret, CodeState, Sealed, StockCounts, binding
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 
@@ -19,6 +19,12 @@ class NoCodePool(DomainError):
     """Top-up and manual products are fulfilled without codes; they have no pool to stock."""
 
     code = "no_code_pool"
+
+
+def seal_secret(vault: CodeVault, product_id: int, secret: CardSecret) -> tuple[bytes, Sealed]:
+    """A code as the pool stores it: its fingerprint, and its plaintext sealed to that product's row."""
+    fingerprint = vault.fingerprint(secret.number)
+    return fingerprint, vault.seal(secret.plaintext(), binding=binding(product_id, fingerprint))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +66,12 @@ class Stock:
             except ValidationFailed as problem:
                 rejected.append((line, next(iter(problem.errors.values()))))
                 continue
-            fingerprint = self.vault.fingerprint(secret.number)
+            fingerprint, item = seal_secret(self.vault, product_id, secret)
             if fingerprint in seen:
                 in_file += 1
                 continue
             seen.add(fingerprint)
-            sealed.append((fingerprint, self.vault.seal(secret.plaintext(), binding=binding(product_id, fingerprint))))
+            sealed.append((fingerprint, item))
         now = self.clock.now()
         async with self.uow() as uow:
             batch = await uow.codes.add_batch(
