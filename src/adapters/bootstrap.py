@@ -31,21 +31,30 @@ from adapters.counters.memory import MemoryCounters
 from adapters.counters.redis import RedisCounters
 from adapters.db.engine import create_engine
 from adapters.db.uow import SqlUnitOfWorkFactory
-from adapters.keys import Secrets, load_secrets
+from adapters.keys import MissingSecrets, Secrets, load_secrets
 from adapters.logging import configure_logging
+from adapters.notify.mail import DebugMailer, SmtpMailer
+from adapters.payments.epay import EPayGateway
 from adapters.queue import runtime
 from adapters.queue.jobs import DramatiqJobs, RunByCaller
 from adapters.security.passwords import Argon2Passwords
+from adapters.security.signer import HmacSigner
 from adapters.settings import Settings
 from adapters.vault import AesGcmVault
 from domain.operations import HEARTBEAT_EVERY
-from domain.ports import Counters
+from domain.orders import OrderPolicy
+from domain.ports import Counters, Mailer
 from domain.services.auth import SignIn
 from domain.services.catalog import Catalog
 from domain.services.codes import Codes
+from domain.services.delivery import Delivery
 from domain.services.imports import CodeImports
 from domain.services.keys import KeyRotation
+from domain.services.notifications import Notifications
 from domain.services.operations import Operations
+from domain.services.order_desk import OrderDesk
+from domain.services.ordering import Ordering
+from domain.services.redemption import Redemption
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
@@ -68,6 +77,11 @@ class Container:
     imports: CodeImports
     codes: Codes
     key_rotation: KeyRotation
+    ordering: Ordering
+    delivery: Delivery
+    order_desk: OrderDesk
+    redemption: Redemption
+    notifications: Notifications
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -114,6 +128,8 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     settings = settings or Settings()
     configure_logging(settings)
     keys = load_secrets(settings)
+    if settings.is_production and settings.epay_url.startswith("/sandbox"):
+        raise MissingSecrets("production mode needs KAQUAN_EPAY_URL: the sandbox gateway exists in dev mode only")
     clock = SystemClock()
     engine = create_engine(settings.effective_database_url)
     uow = SqlUnitOfWorkFactory(engine)
@@ -129,6 +145,12 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     vault = AesGcmVault(keys.code_keys, keys.fingerprint_key)
     stock = Stock(uow, vault, clock)
     jobs = DramatiqJobs() if queue else RunByCaller()
+    policy = OrderPolicy(
+        max_quantity=settings.order_max_quantity,
+        unpaid_units_per_buyer=settings.unpaid_units_per_buyer,
+        payment_window=timedelta(minutes=settings.order_payment_minutes),
+    )
+    gateway = EPayGateway(settings.epay_url, settings.epay_merchant_id, keys.epay_key)
     return Container(
         settings=settings,
         secrets=keys,
@@ -143,6 +165,25 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         imports=CodeImports(uow, vault, CodeFiles(), jobs, stock, clock),
         codes=Codes(uow, vault, clock),
         key_rotation=KeyRotation(uow, vault, jobs, clock),
+        ordering=Ordering(uow, gateway, HmacSigner(keys.secret_key), jobs, clock, policy),
+        delivery=Delivery(uow, vault, jobs, clock),
+        order_desk=OrderDesk(uow, jobs, clock),
+        redemption=Redemption(uow, vault, clock),
+        notifications=Notifications(uow, vault, _mailer(settings), clock, settings.base_url),
+    )
+
+
+def _mailer(settings: Settings) -> Mailer:
+    if settings.smtp_host is None:
+        return DebugMailer(settings.var_dir / "mail", settings.mail_from)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.mail_from,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
     )
 
 

@@ -75,6 +75,7 @@ class Secrets:
     secret_key: str
     code_keys: KeyRing
     fingerprint_key: bytes
+    epay_key: str
 
 
 def load_secrets(settings: Settings) -> Secrets:
@@ -83,6 +84,7 @@ def load_secrets(settings: Settings) -> Secrets:
         "KAQUAN_SECRET_KEY": settings.secret_key,
         "KAQUAN_CODE_KEYS": settings.code_keys,
         "KAQUAN_FINGERPRINT_KEY": settings.fingerprint_key,
+        "KAQUAN_EPAY_KEY": settings.epay_key,
     }
     missing = [name for name, value in given.items() if value is None]
     if missing and settings.is_production:
@@ -94,13 +96,17 @@ def load_secrets(settings: Settings) -> Secrets:
             "KAQUAN_SECRET_KEY": lambda: _b64(secrets.token_bytes(KEY_BYTES)),
             "KAQUAN_CODE_KEYS": lambda: KeyRing.generate_entry("k1"),
             "KAQUAN_FINGERPRINT_KEY": lambda: _b64(secrets.token_bytes(KEY_BYTES)),
+            # The sandbox gateway signs with the same key: dev mode pays itself.
+            "KAQUAN_EPAY_KEY": lambda: secrets.token_hex(16),
         }
         for name in missing:
             values[name] = _dev_secret(store, name, generators[name])
     fingerprint = _unb64(values["KAQUAN_FINGERPRINT_KEY"])
     if len(fingerprint) < KEY_BYTES or len(values["KAQUAN_SECRET_KEY"]) < 32:
         raise MissingSecrets("KAQUAN_SECRET_KEY and KAQUAN_FINGERPRINT_KEY must hold at least 32 bytes")
-    return Secrets(values["KAQUAN_SECRET_KEY"], KeyRing.parse(values["KAQUAN_CODE_KEYS"]), fingerprint)
+    return Secrets(
+        values["KAQUAN_SECRET_KEY"], KeyRing.parse(values["KAQUAN_CODE_KEYS"]), fingerprint, values["KAQUAN_EPAY_KEY"]
+    )
 
 
 def rotate_code_keys(settings: Settings) -> tuple[KeyRing, Path | None]:

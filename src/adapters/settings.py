@@ -28,6 +28,27 @@ class Settings(BaseSettings):
     code_keys: SecretStr | None = Field(default=None, description="'id:base64key,…'; the first encrypts")
     fingerprint_key: SecretStr | None = Field(default=None, description="HMAC key for code fingerprints")
 
+    epay_url: str = Field(
+        default="/sandbox/pay/submit.php",
+        description="the EPay aggregator's submit URL; the default is the dev-mode sandbox gateway",
+    )
+    epay_merchant_id: str = Field(default="1000", description="EPay pid (merchant id)")
+    epay_key: SecretStr | None = Field(default=None, description="EPay merchant key (MD5 signing)")
+
+    smtp_host: str | None = Field(default=None, description="unset: mails go to the log and var/mail (dev sink)")
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "kaquan <noreply@localhost>"
+
+    order_payment_minutes: int = Field(default=15, description="unpaid orders expire and release stock after this")
+    order_max_quantity: int = 10
+    unpaid_units_per_buyer: int = Field(default=10, description="unpaid units one contact/IP/device may hold")
+    order_sweep_seconds: float = Field(default=5, description="how often expiry and lost deliveries are swept")
+    redeem_rate_per_minute: int = Field(default=60, description="redemption page requests per minute per address")
+    lookup_rate_per_minute: int = Field(default=10, description="order lookups per minute per address")
+
     public_url: str | None = Field(
         default=None, description="where people reach the shop, e.g. https://shop.example.com; used in links"
     )
@@ -51,6 +72,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Mode.PRODUCTION
+
+    @property
+    def base_url(self) -> str:
+        """Where links in mails point: the public URL, else this server's own address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

@@ -13,7 +13,10 @@ from domain.catalog import Product, ProductQuery
 from domain.codepool import Batch, CodeAction, Sealed, StockCounts, StoredCode
 from domain.imports import CodeImport, ImportFormat
 from domain.operations import WorkerBeat
+from domain.orders import Order, OrderEvent, OrderQuery
 from domain.paging import Page, PageRequest
+from domain.payments import PaymentNotice, PaymentRequest
+from domain.redemption import DeliveredUnit
 from domain.staff import StaffMember
 
 
@@ -173,7 +176,9 @@ class CodeRepository(Protocol):
         """Freeze the available codes of batches past their expiry; returns how many."""
         ...
 
-    async def sell(self, holder: str, now: datetime) -> int: ...
+    async def sell(self, holder: str, now: datetime) -> list[int]:
+        """The holder's reserved codes become sold; returns their ids."""
+        ...
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:
         """Per batch id, the number of codes in each state."""
@@ -222,6 +227,96 @@ class ImportRepository(Protocol):
         ...
 
 
+class OrderRepository(Protocol):
+    """In a writing unit of work, an order read is locked until commit: one payment, one delivery at a time."""
+
+    async def add(self, order: Order) -> Order:
+        """Store a new order and its events; returns it with its id."""
+        ...
+
+    async def get(self, order_id: int) -> Order | None: ...
+
+    async def by_number(self, number: str) -> Order | None: ...
+
+    async def save(self, order: Order) -> None:
+        """Store the order's changes and append its new events to the timeline."""
+        ...
+
+    async def lock_buyer(self, keys: dict[str, str]) -> None:
+        """Serialise placements by the same contact, address or device until commit."""
+        ...
+
+    async def unpaid_units(self, keys: dict[str, str]) -> dict[str, int]:
+        """Per holding key kind (contact, ip, device), the units its unpaid orders hold."""
+        ...
+
+    async def due_to_expire(self, now: datetime, limit: int) -> list[int]: ...
+
+    async def waiting_for_delivery(self, paid_before: datetime, limit: int) -> list[int]:
+        """Paid orders nobody needs to act on and no delivery has finished: the sweeper nudges them."""
+        ...
+
+    async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
+        """Keep a gateway payment; False when this very payment (gateway, trade no) was recorded before."""
+        ...
+
+    async def search(self, query: OrderQuery, page: PageRequest) -> Page[Order]:
+        """Matching orders, newest first."""
+        ...
+
+    async def events(self, order_id: int) -> list[OrderEvent]: ...
+
+    async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None: ...
+
+
+class DeliveryRepository(Protocol):
+    async def add(self, units: Sequence[DeliveredUnit]) -> None:
+        """Store delivered units; a unit delivered before makes the whole call fail (unique per order unit)."""
+        ...
+
+    async def of_order(self, order_id: int) -> list[DeliveredUnit]: ...
+
+    async def by_token_hash(self, token_hash: bytes) -> DeliveredUnit | None: ...
+
+    async def count_reveal(self, unit_id: int) -> None: ...
+
+
+class PaymentGateway(Protocol):
+    """A payment service the buyer is sent to; it tells us, signed, when the money arrived."""
+
+    name: str
+
+    def checkout_url(self, request: PaymentRequest) -> str:
+        """Where to send the buyer to pay."""
+        ...
+
+    def verify(self, params: dict[str, str]) -> PaymentNotice:
+        """Check a notice's signature and merchant; raises PaymentRejected. The amount is the order's to check."""
+        ...
+
+
+class Signer(Protocol):
+    """Keyed signatures for links that must not be guessed, such as a buyer's order page."""
+
+    def sign(self, purpose: str, value: str) -> str: ...
+
+    def verify(self, purpose: str, value: str, signature: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+
+
+class Mailer(Protocol):
+    async def send(self, mail: Mail) -> None:
+        """Hand the mail to the mail server; raises on failure (the worker retries)."""
+        ...
+
+
 class CodeFileReader(Protocol):
     """Turns an uploaded file into rows of cells: decoding, delimiters and spreadsheets are its business."""
 
@@ -246,6 +341,10 @@ class BackgroundJobs(Protocol):
 
     async def reseal_codes(self) -> None: ...
 
+    async def deliver_order(self, order_id: int) -> None: ...
+
+    async def notify_buyer(self, order_id: int) -> None: ...
+
 
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
@@ -268,6 +367,8 @@ class UnitOfWork(Protocol):
     products: ProductRepository
     codes: CodeRepository
     imports: ImportRepository
+    orders: OrderRepository
+    deliveries: DeliveryRepository
     audit: AuditLog
     worker_beats: WorkerBeats
 

@@ -23,6 +23,8 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
             "KAQUAN_SECRET_KEY": "e2e-secret-key-" + "x" * 40,
             "KAQUAN_CODE_KEYS": KeyRing.generate_entry("k1"),
             "KAQUAN_FINGERPRINT_KEY": KeyRing.generate_entry("f").split(":")[1],
+            "KAQUAN_EPAY_KEY": "production-merchant-key",
+            "KAQUAN_EPAY_URL": "https://pay.example.com/submit.php",
         }
         with running_app(
             tmp_path_factory.mktemp("prod"),

@@ -22,9 +22,9 @@ def test_dev_mode_generates_missing_secrets_once_with_private_permissions(tmp_pa
     assert len(first.code_keys.keys[first.code_keys.active]) == 32 and len(first.fingerprint_key) == 32
     keys_dir = tmp_path / "keys"
     assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
-    for name in ("secret_key", "code_keys", "fingerprint_key"):
+    for name in ("secret_key", "code_keys", "fingerprint_key", "epay_key"):
         assert stat.S_IMODE((keys_dir / name).stat().st_mode) == 0o600
-    assert sorted(p.name for p in keys_dir.iterdir()) == ["code_keys", "fingerprint_key", "secret_key"]
+    assert sorted(p.name for p in keys_dir.iterdir()) == ["code_keys", "epay_key", "fingerprint_key", "secret_key"]
 
 
 def test_production_refuses_to_start_and_names_what_is_missing(tmp_path):
@@ -32,6 +32,7 @@ def test_production_refuses_to_start_and_names_what_is_missing(tmp_path):
     with pytest.raises(MissingSecrets) as caught:
         load_secrets(settings(tmp_path, env="production", code_keys=ring))
     assert "KAQUAN_SECRET_KEY" in str(caught.value) and "KAQUAN_FINGERPRINT_KEY" in str(caught.value)
+    assert "KAQUAN_EPAY_KEY" in str(caught.value)
     assert "KAQUAN_CODE_KEYS" not in str(caught.value)
     assert not (tmp_path / "keys").exists(), "production never writes secrets to disk"
 
@@ -42,9 +43,10 @@ def test_production_takes_secrets_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("KAQUAN_SECRET_KEY", "s" * 40)
     monkeypatch.setenv("KAQUAN_CODE_KEYS", f"k2:{key},k1:{KeyRing.generate_entry('x').split(':')[1]}")
     monkeypatch.setenv("KAQUAN_FINGERPRINT_KEY", key)
+    monkeypatch.setenv("KAQUAN_EPAY_KEY", "merchant-key")
     loaded = load_secrets(Settings(var_dir=tmp_path, _env_file=None))
     assert loaded.code_keys.active == "k2" and set(loaded.code_keys.keys) == {"k1", "k2"}
-    assert loaded.fingerprint_key == bytes(range(32))
+    assert loaded.fingerprint_key == bytes(range(32)) and loaded.epay_key == "merchant-key"
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ class FakeCodes:
         return available
 
     async def release(self, holder: str, now: datetime) -> int:
-        return self._from_reserved(holder, CodeState.AVAILABLE)
+        return len(self._from_reserved(holder, CodeState.AVAILABLE))
 
     async def freeze_expired(self, now: datetime) -> int:
         expired = {b.id for b in self._data.batches.values() if b.expires_at is not None and b.expires_at <= now}
@@ -214,7 +214,7 @@ class FakeCodes:
             self._data.codes[code.id] = replace(code, state=CodeState.FROZEN)
         return len(moving)
 
-    async def sell(self, holder: str, now: datetime) -> int:
+    async def sell(self, holder: str, now: datetime) -> list[int]:
         return self._from_reserved(holder, CodeState.SOLD)
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:
@@ -245,11 +245,11 @@ class FakeCodes:
     async def batches(self, product_id: int) -> list[Batch]:
         return [b for _, b in sorted(self._data.batches.items(), reverse=True) if b.product_id == product_id]
 
-    def _from_reserved(self, holder: str, target: CodeState) -> int:
+    def _from_reserved(self, holder: str, target: CodeState) -> list[int]:
         moving = [c for c in self._data.codes.values() if c.holder == holder and c.state is CodeState.RESERVED]
         for code in moving:
             self._data.codes[code.id] = replace(code, state=target, holder=holder if target is CodeState.SOLD else None)
-        return len(moving)
+        return sorted(code.id for code in moving)
 
 
 class FakeAudit:

@@ -210,9 +210,9 @@ class SqlCodes:
 
     async def release(self, holder: str, now: datetime) -> int:
         """Reserved codes go back to the pool (an order expired or was cancelled)."""
-        return await self._from_reserved(holder, CodeState.AVAILABLE, now)
+        return len(await self._from_reserved(holder, CodeState.AVAILABLE, now))
 
-    async def sell(self, holder: str, now: datetime) -> int:
+    async def sell(self, holder: str, now: datetime) -> list[int]:
         return await self._from_reserved(holder, CodeState.SOLD, now)
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:
@@ -276,14 +276,14 @@ class SqlCodes:
         )
         return list(taken.scalars())
 
-    async def _from_reserved(self, holder: str, target: CodeState, now: datetime) -> int:
+    async def _from_reserved(self, holder: str, target: CodeState, now: datetime) -> list[int]:
         moved = await self._db.execute(
             update(codes)
             .where(codes.c.holder == holder, codes.c.state == CodeState.RESERVED.value)
             .values(state=target.value, holder=holder if target is CodeState.SOLD else None, state_changed_at=now)
             .returning(codes.c.id)
         )
-        return len(moved.all())
+        return sorted(moved.scalars())
 
 
 def _batch(row: Row[Any]) -> Batch:

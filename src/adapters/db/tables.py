@@ -193,3 +193,88 @@ code_import_rows = Table(
     Column("nonce", LargeBinary(12), nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
 )
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("number", String(20), nullable=False, unique=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("product_name", String(120), nullable=False),
+    Column("delivery_kind", String(16), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("contact_kind", String(8), nullable=False),
+    Column("contact", String(254), nullable=False),
+    Column("recharge_account", String(128), nullable=False, server_default=""),
+    Column("channel", String(8), nullable=False),
+    Column("buyer_ip", String(45)),
+    Column("device", String(64)),
+    Column("status", String(24), nullable=False),
+    Column("attention", String(24)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Column("paid_minor", BigInteger),
+    Column("payment_method", String(16), nullable=False, server_default=""),
+    Column("delivered_units", Integer, nullable=False, server_default="0"),
+    Column("notification", String(16), nullable=False, server_default="pending"),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+    Index(None, "status", "expires_at"),
+    Index(None, "status", "paid_at"),
+    Index(None, "contact", "status"),
+    Index(None, "buyer_ip", "status"),
+    Index(None, "device", "status"),
+    Index(None, "product_id", "created_at"),
+    Index(None, "attention"),
+)
+
+# The timeline: every status change with its reason, every notice, attempt, mail and reveal.
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("details", Json, nullable=False),
+    Index(None, "order_id", "id"),
+)
+
+# Gateway payments; one row per (gateway, trade no) is what makes repeated notices harmless.
+order_payments = Table(
+    "order_payments",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("gateway", String(16), nullable=False),
+    Column("trade_no", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("gateway", "trade_no"),
+)
+
+# Delivered units: once per order unit, a code in at most one of them.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("code_id", BigId, ForeignKey("codes.id"), unique=True),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("token_key_id", String(16), nullable=False),
+    Column("token_nonce", LargeBinary(12), nullable=False),
+    Column("token_ciphertext", LargeBinary, nullable=False),
+    Column("content_key_id", String(16)),
+    Column("content_nonce", LargeBinary(12)),
+    Column("content_ciphertext", LargeBinary),
+    Column("delivered_at", UTCDateTime, nullable=False),
+    Column("delivered_by", String(64), nullable=False),
+    Column("reveals", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("order_id", "unit"),
+)

@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.db.audit import SqlAuditLog
 from adapters.db.codes import AllocationHints, SqlCodes
+from adapters.db.deliveries import SqlDeliveries
 from adapters.db.engine import READ_ONLY
 from adapters.db.imports import SqlImports
 from adapters.db.operations import SqlWorkerBeats
+from adapters.db.orders import SqlOrders
 from adapters.db.products import SqlProducts
 from adapters.db.staff import SqlStaff
 
@@ -21,6 +23,8 @@ class SqlUnitOfWork:
     products: SqlProducts
     codes: SqlCodes
     imports: SqlImports
+    orders: SqlOrders
+    deliveries: SqlDeliveries
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
 
@@ -44,6 +48,8 @@ class SqlUnitOfWork:
         self.products = SqlProducts(self._connection, lock=not self._read_only)
         self.codes = SqlCodes(self._connection, self._hints, lock=not self._read_only)
         self.imports = SqlImports(self._connection, lock=not self._read_only)
+        self.orders = SqlOrders(self._connection, lock=not self._read_only)
+        self.deliveries = SqlDeliveries(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self

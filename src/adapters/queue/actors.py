@@ -39,3 +39,27 @@ async def import_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) ->
 async def reseal_codes() -> None:
     """Re-seal every code under the active key; resumable, and harmless when two run at once."""
     await services().key_rotation.reseal_all(Actor.system())
+
+
+@dramatiq.actor(queue_name="delivery", max_retries=20, min_backoff=500, max_backoff=60_000, time_limit=60_000)
+async def deliver_order(order_id: int) -> None:
+    """Deliver a paid order; a delivered (or otherwise settled) order makes this a no-op."""
+    await services().delivery.deliver(order_id)
+
+
+@dramatiq.actor(
+    queue_name="mail",
+    max_retries=8,
+    min_backoff=5_000,
+    max_backoff=15 * 60_000,
+    time_limit=120_000,
+    on_retry_exhausted="notify_gave_up",
+)
+async def notify_buyer(order_id: int) -> None:
+    """Mail the buyer the redemption links. Its own queue: a slow mail server never holds up delivery."""
+    await services().notifications.notify(order_id)
+
+
+@dramatiq.actor(queue_name="mail", max_retries=0)
+async def notify_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    await services().notifications.gave_up(int(message["args"][0]))

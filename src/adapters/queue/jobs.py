@@ -14,6 +14,12 @@ class DramatiqJobs:
     async def reseal_codes(self) -> None:
         await asyncio.to_thread(_actors().reseal_codes.send)
 
+    async def deliver_order(self, order_id: int) -> None:
+        await asyncio.to_thread(_actors().deliver_order.send, order_id)
+
+    async def notify_buyer(self, order_id: int) -> None:
+        await asyncio.to_thread(_actors().notify_buyer.send, order_id)
+
 
 class RunByCaller:
     """For the CLI: nothing is queued; the command runs the work itself, in its own process, right away."""
@@ -22,6 +28,12 @@ class RunByCaller:
         return None
 
     async def reseal_codes(self) -> None:
+        return None
+
+    async def deliver_order(self, order_id: int) -> None:
+        return None  # the web process's sweeper delivers it
+
+    async def notify_buyer(self, order_id: int) -> None:
         return None
 
 

@@ -106,7 +106,7 @@ class Stock:
         async with self.uow() as uow:
             sold = await uow.codes.sell(holder, self.clock.now())
             await uow.commit()
-        return sold
+        return len(sold)
 
     async def freeze_expired(self) -> int:
         """Take codes past their batch's expiry out of sale (they are frozen, not lost: still counted)."""

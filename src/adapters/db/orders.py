@@ -1,0 +1,210 @@
+"""Orders, their timeline and their gateway payments in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db.tables import order_events, order_payments, orders
+from domain.catalog import DeliveryKind
+from domain.money import Money
+from domain.orders import UNPAID, Attention, Channel, Contact, ContactKind, Order, OrderEvent, OrderQuery, OrderStatus
+from domain.paging import Page, PageRequest
+from domain.payments import PaymentNotice
+
+ADVISORY_BUYER = 0x4B52  # advisory lock namespace: placements by one contact, address or device, one at a time
+HOLDING_COLUMNS = {"contact": orders.c.contact, "ip": orders.c.buyer_ip, "device": orders.c.device}
+
+
+class SqlOrders:
+    def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
+        self._db = connection
+        # Row locks on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        self._lock = lock
+
+    async def add(self, order: Order) -> Order:
+        new_id = (await self._db.execute(insert(orders).values(_values(order)).returning(orders.c.id))).scalar_one()
+        await self.add_events(new_id, order.new_events)
+        order.new_events.clear()
+        order.id = new_id
+        return order
+
+    async def get(self, order_id: int) -> Order | None:
+        return await self._one(orders.c.id == order_id)
+
+    async def by_number(self, number: str) -> Order | None:
+        return await self._one(orders.c.number == number)
+
+    async def save(self, order: Order) -> None:
+        await self._db.execute(update(orders).where(orders.c.id == order.id).values(_values(order)))
+        await self.add_events(order.id or 0, order.new_events)
+        order.new_events.clear()
+
+    async def lock_buyer(self, keys: dict[str, str]) -> None:
+        if self._db.dialect.name != "postgresql":
+            return  # SQLite: BEGIN IMMEDIATE serialises every writer already
+        for key in sorted(f"{kind}:{value}" for kind, value in keys.items()):  # one order: no deadlocks
+            await self._db.execute(select(func.pg_advisory_xact_lock(ADVISORY_BUYER, func.hashtext(key))))
+
+    async def unpaid_units(self, keys: dict[str, str]) -> dict[str, int]:
+        held: dict[str, int] = {}
+        for kind, value in keys.items():
+            column = HOLDING_COLUMNS[kind]
+            held[kind] = (
+                await self._db.execute(
+                    select(func.coalesce(func.sum(orders.c.quantity), 0)).where(
+                        column == value, orders.c.status.in_([status.value for status in UNPAID])
+                    )
+                )
+            ).scalar_one()
+        return held
+
+    async def due_to_expire(self, now: datetime, limit: int) -> list[int]:
+        rows = await self._db.execute(
+            select(orders.c.id)
+            .where(orders.c.status.in_([status.value for status in UNPAID]), orders.c.expires_at <= now)
+            .order_by(orders.c.expires_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def waiting_for_delivery(self, paid_before: datetime, limit: int) -> list[int]:
+        rows = await self._db.execute(
+            select(orders.c.id)
+            .where(
+                orders.c.status == OrderStatus.PAID.value,
+                orders.c.attention.is_(None),
+                orders.c.paid_at <= paid_before,
+            )
+            .order_by(orders.c.paid_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
+        try:
+            async with self._db.begin_nested():
+                await self._db.execute(
+                    insert(order_payments).values(
+                        order_id=order_id,
+                        gateway=notice.gateway,
+                        trade_no=notice.trade_no,
+                        amount_minor=notice.amount.minor,
+                        currency=notice.amount.currency,
+                        received_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def search(self, query: OrderQuery, page: PageRequest) -> Page[Order]:
+        conditions = _conditions(query)
+        total = (await self._db.execute(select(func.count()).select_from(orders).where(*conditions))).scalar_one()
+        rows = await self._db.execute(
+            select(orders).where(*conditions).order_by(orders.c.id.desc()).limit(page.size).offset(page.offset)
+        )
+        return Page([_order(row) for row in rows.mappings()], total, page)
+
+    async def events(self, order_id: int) -> list[OrderEvent]:
+        rows = await self._db.execute(
+            select(order_events).where(order_events.c.order_id == order_id).order_by(order_events.c.id)
+        )
+        return [OrderEvent(row.at, row.kind, row.actor, dict(row.details), row.id) for row in rows]
+
+    async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
+        if events:
+            await self._db.execute(
+                insert(order_events),
+                [
+                    {"order_id": order_id, "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details}
+                    for e in events
+                ],
+            )
+
+    async def _one(self, condition: ColumnElement[bool]) -> Order | None:
+        query = select(orders).where(condition)
+        row = (await self._db.execute(query.with_for_update() if self._lock else query)).mappings().first()
+        return _order(row) if row else None
+
+
+def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        conditions.append(orders.c.status == query.status.value)
+    if query.product_id is not None:
+        conditions.append(orders.c.product_id == query.product_id)
+    if query.placed_from is not None:
+        conditions.append(orders.c.created_at >= query.placed_from)
+    if query.placed_before is not None:
+        conditions.append(orders.c.created_at < query.placed_before)
+    if contact := query.contact.strip():
+        conditions.append(or_(orders.c.contact == contact, orders.c.contact == contact.lower()))
+    if number := query.number.strip():
+        conditions.append(orders.c.number == number)
+    if query.channel is not None:
+        conditions.append(orders.c.channel == query.channel.value)
+    if query.needs_action:
+        conditions.append(orders.c.attention.is_not(None))
+    return conditions
+
+
+def _values(order: Order) -> dict[str, Any]:
+    return {
+        "number": order.number,
+        "product_id": order.product_id,
+        "product_name": order.product_name,
+        "delivery_kind": order.delivery_kind.value,
+        "quantity": order.quantity,
+        "unit_price_minor": order.unit_price.minor,
+        "currency": order.unit_price.currency,
+        "contact_kind": order.contact.kind.value,
+        "contact": order.contact.value,
+        "recharge_account": order.recharge_account,
+        "channel": order.channel.value,
+        "buyer_ip": order.buyer_ip,
+        "device": order.device,
+        "status": order.status.value,
+        "attention": order.attention.value if order.attention else None,
+        "created_at": order.created_at,
+        "expires_at": order.expires_at,
+        "paid_at": order.paid_at,
+        "paid_minor": order.paid.minor if order.paid else None,
+        "payment_method": order.payment_method,
+        "delivered_units": order.delivered_units,
+        "notification": order.notification,
+        "updated_at": order.updated_at or order.created_at,
+    }
+
+
+def _order(row: RowMapping) -> Order:
+    return Order(
+        id=row["id"],
+        number=row["number"],
+        product_id=row["product_id"],
+        product_name=row["product_name"],
+        delivery_kind=DeliveryKind(row["delivery_kind"]),
+        quantity=row["quantity"],
+        unit_price=Money(row["unit_price_minor"], row["currency"]),
+        contact=Contact(ContactKind(row["contact_kind"]), row["contact"]),
+        channel=Channel(row["channel"]),
+        status=OrderStatus(row["status"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        recharge_account=row["recharge_account"],
+        buyer_ip=row["buyer_ip"],
+        device=row["device"],
+        attention=Attention(row["attention"]) if row["attention"] else None,
+        paid_at=row["paid_at"],
+        paid=Money(row["paid_minor"], row["currency"]) if row["paid_minor"] is not None else None,
+        payment_method=row["payment_method"],
+        delivered_units=row["delivered_units"],
+        notification=row["notification"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,350 @@
+"""An order's life: placed, paid, delivered — and every way it can go otherwise.
+
+placed → awaiting_payment → paid → delivering → delivered | partially_delivered | failed → refunded,
+plus cancelled and expired. A payment that arrives after expiry or cancellation is never lost: the
+order becomes paid again (补单). Every change of status keeps its reason, time and who made it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from domain.catalog import DeliveryKind, Product
+from domain.errors import DomainError, ValidationFailed
+from domain.money import Money
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PLACED: frozenset({S.AWAITING_PAYMENT, S.CANCELLED}),
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
+    S.PAID: frozenset({S.DELIVERING, S.REFUNDED}),
+    S.DELIVERING: frozenset({S.DELIVERED, S.PARTIALLY_DELIVERED, S.FAILED, S.REFUNDED}),
+    # Staff finish what delivery could not (manual fulfil, or stock that arrived later).
+    S.PARTIALLY_DELIVERED: frozenset({S.DELIVERING, S.REFUNDED}),
+    S.FAILED: frozenset({S.DELIVERING, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.REFUNDED}),
+    # 补单: the money arrived after all.
+    S.EXPIRED: frozenset({S.PAID}),
+    S.CANCELLED: frozenset({S.PAID}),
+    S.REFUNDED: frozenset(),
+}
+UNPAID = frozenset({S.PLACED, S.AWAITING_PAYMENT})
+FINAL = frozenset({S.DELIVERED, S.REFUNDED, S.CANCELLED, S.EXPIRED})
+# Statuses in which the buyer's money is with the merchant and not (yet) fully turned into goods.
+OWED = frozenset({S.PAID, S.DELIVERING, S.PARTIALLY_DELIVERED, S.FAILED})
+
+
+class Attention(StrEnum):
+    """Why an order waits for a person: the staff queue "needs action"."""
+
+    FULFIL = "fulfil"  # manual or top-up product: an operator enters the result
+    OUT_OF_STOCK = "out_of_stock"  # paid (often late), but no codes to deliver
+    SHORT_DELIVERY = "short_delivery"  # fewer codes than units could be delivered
+    PAID_TWICE = "paid_twice"  # a second, different payment arrived for the order
+
+
+class Channel(StrEnum):
+    SHOP = "shop"
+    ADMIN = "admin"
+    API = "api"
+
+
+class IllegalOrderTransition(DomainError):
+    code = "illegal_order_transition"
+
+
+class TooManyUnpaid(DomainError):
+    """A buyer (by contact, address or device) already holds the allowed number of unpaid units."""
+
+    code = "too_many_unpaid"
+
+
+class NotForSale(DomainError):
+    code = "not_for_sale"
+
+
+class ContactKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+_PHONE = re.compile(r"^\+?\d{7,15}$")
+CONTACT_MAX, RECHARGE_ACCOUNT_MAX = 254, 128
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """How a buyer is reached and how they find their order again: an email address or a phone number."""
+
+    kind: ContactKind
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Contact:
+        raw = (text or "").strip()
+        if not raw:
+            raise ValidationFailed({"contact": "required"})
+        if len(raw) <= CONTACT_MAX and "@" in raw and _EMAIL.match(raw):
+            local, _, domain = raw.rpartition("@")
+            return cls(ContactKind.EMAIL, f"{local}@{domain.lower()}")
+        phone = re.sub(r"[\s()-]", "", raw)
+        if _PHONE.match(phone):
+            return cls(ContactKind.PHONE, phone)
+        raise ValidationFailed({"contact": "invalid_contact"})
+
+    @property
+    def masked(self) -> str:
+        if self.kind is ContactKind.EMAIL:
+            local, _, domain = self.value.partition("@")
+            return f"{local[:1]}***@{domain}"
+        return f"{self.value[:3]}****{self.value[-4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPolicy:
+    """The merchant's limits on ordering."""
+
+    max_quantity: int = 10
+    unpaid_units_per_buyer: int = 10
+    payment_window: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A buyer's checkout form, as typed."""
+
+    sku: str
+    quantity: str
+    contact: str
+    recharge_account: str = ""
+    channel: Channel = Channel.SHOP
+    ip: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One line of an order's timeline. `details` never holds a code or a token."""
+
+    at: datetime
+    kind: str
+    actor: str = "system"
+    details: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class Order:
+    number: str
+    product_id: int
+    product_name: str
+    delivery_kind: DeliveryKind
+    quantity: int
+    unit_price: Money
+    contact: Contact
+    channel: Channel
+    status: OrderStatus
+    created_at: datetime
+    expires_at: datetime
+    recharge_account: str = ""
+    buyer_ip: str | None = None
+    device: str | None = None
+    attention: Attention | None = None
+    paid_at: datetime | None = None
+    paid: Money | None = None
+    payment_method: str = ""
+    delivered_units: int = 0
+    notification: str = "pending"
+    updated_at: datetime | None = None
+    id: int | None = None
+    # Events raised since the order was loaded; the repository appends them to the timeline.
+    new_events: list[OrderEvent] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def place(cls, request: OrderRequest, product: Product, policy: OrderPolicy, now: datetime) -> Order:
+        """A valid new order for `product`, awaiting payment; raises ValidationFailed or NotForSale."""
+        if not product.on_sale:
+            raise NotForSale(f"{product.sku} is not on sale")
+        errors: dict[str, str] = {}
+        quantity = 0
+        try:
+            quantity = int(request.quantity.strip())
+        except ValueError:
+            errors["quantity"] = "invalid_quantity"
+        else:
+            if quantity < 1:
+                errors["quantity"] = "must_be_positive"
+            elif quantity > policy.max_quantity:
+                errors["quantity"] = "too_many"
+        contact: Contact | None = None
+        try:
+            contact = Contact.parse(request.contact)
+        except ValidationFailed as problem:
+            errors.update(problem.errors)
+        account = request.recharge_account.strip()
+        if product.delivery_kind is DeliveryKind.TOPUP and not account:
+            errors["recharge_account"] = "required"
+        elif len(account) > RECHARGE_ACCOUNT_MAX:
+            errors["recharge_account"] = "too_long"
+        if errors or contact is None:
+            raise ValidationFailed(errors)
+        assert product.id is not None
+        order = cls(
+            number=new_order_number(now),
+            product_id=product.id,
+            product_name=product.name,
+            delivery_kind=product.delivery_kind,
+            quantity=quantity,
+            unit_price=product.retail_price,
+            contact=contact,
+            channel=request.channel,
+            status=S.PLACED,
+            created_at=now,
+            expires_at=now + policy.payment_window,
+            recharge_account=account,
+            buyer_ip=request.ip,
+            device=request.device,
+            updated_at=now,
+        )
+        order.record(now, "placed", details={"quantity": quantity, "total": order.total.minor})
+        return order
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+    @property
+    def holder(self) -> str:
+        """How the code pool knows the codes this order holds."""
+        return f"order:{self.number}"
+
+    @property
+    def pooled(self) -> bool:
+        return self.delivery_kind in (DeliveryKind.CODE, DeliveryKind.VOUCHER)
+
+    @property
+    def undelivered_units(self) -> int:
+        return self.quantity - self.delivered_units
+
+    def holding_keys(self) -> dict[str, str]:
+        """The keys the unpaid-units cap counts by: contact, and the address and device when known."""
+        keys = {"contact": self.contact.value, "ip": self.buyer_ip or "", "device": self.device or ""}
+        return {kind: value for kind, value in keys.items() if value}
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+    def move(self, target: OrderStatus, now: datetime, reason: str, actor: str = "system") -> None:
+        if target not in TRANSITIONS[self.status]:
+            raise IllegalOrderTransition(f"a {self.status} order cannot become {target}", status=self.status)
+        self.record(now, "status", actor, {"from": self.status.value, "to": target.value, "reason": reason})
+        self.status = target
+        self.updated_at = now
+
+    def record(self, now: datetime, kind: str, actor: str = "system", details: dict[str, Any] | None = None) -> None:
+        self.new_events.append(OrderEvent(now, kind, actor, details or {}))
+
+    def await_payment(self, now: datetime) -> None:
+        self.move(S.AWAITING_PAYMENT, now, "stock_reserved" if self.pooled else "placed")
+
+    def is_due_to_expire(self, now: datetime) -> bool:
+        return self.status in UNPAID and now >= self.expires_at
+
+    def expire(self, now: datetime) -> None:
+        self.move(S.EXPIRED, now, "payment_window_passed")
+
+    def cancel(self, now: datetime, reason: str, actor: str) -> None:
+        self.move(S.CANCELLED, now, reason, actor)
+
+    def check_amount(self, amount: Money) -> None:
+        if amount != self.total:
+            raise WrongAmount(f"paid {amount}, owed {self.total}", expected=self.total.amount, got=amount.amount)
+
+    def confirm_payment(self, amount: Money, method: str, now: datetime, *, reserved: bool) -> None:
+        """Money arrived (amount already checked). Late payments need `reserved` stock, else staff act."""
+        late = self.status in (S.EXPIRED, S.CANCELLED)
+        self.move(S.PAID, now, "late_payment" if late else "payment_confirmed")
+        self.paid_at, self.paid, self.payment_method = now, amount, method
+        if self.pooled and not reserved:
+            self.attention = Attention.OUT_OF_STOCK
+        elif not self.pooled:
+            self.attention = None
+
+    def start_delivery(self, now: datetime, actor: str = "system") -> None:
+        self.move(S.DELIVERING, now, "delivery_started", actor)
+
+    def units_delivered(self, count: int, now: datetime, actor: str = "system") -> None:
+        """`count` more units went out; the order ends delivered, partially delivered or failed."""
+        self.delivered_units += count
+        if self.delivered_units >= self.quantity:
+            self.attention = None
+            self.move(S.DELIVERED, now, "all_units_delivered", actor)
+        elif self.delivered_units > 0:
+            self.attention = Attention.SHORT_DELIVERY
+            self.move(S.PARTIALLY_DELIVERED, now, "some_units_delivered", actor)
+        else:
+            self.attention = Attention.SHORT_DELIVERY
+            self.move(S.FAILED, now, "no_units_delivered", actor)
+
+    def wait_for_fulfilment(self, now: datetime) -> None:
+        """Manual and top-up products: an operator delivers from the staff queue."""
+        self.start_delivery(now)
+        self.attention = Attention.FULFIL
+
+    def refund(self, now: datetime, reason: str, actor: str) -> None:
+        self.move(S.REFUNDED, now, reason, actor)
+        self.attention = None
+
+    def can_be_fulfilled_by_hand(self) -> bool:
+        return self.status in OWED and self.undelivered_units > 0
+
+
+class WrongAmount(DomainError):
+    code = "wrong_amount"
+
+
+def new_order_number(now: datetime) -> str:
+    """Date plus ten random digits: short enough to read out on the phone, and not a counter to walk."""
+    return f"{now:%y%m%d}{secrets.randbelow(10**10):010d}"
+
+
+def check_unpaid_cap(held: dict[str, int], quantity: int, policy: OrderPolicy) -> None:
+    """`held` is the unpaid units per holding key (contact, ip, device); adding `quantity` must stay in the cap."""
+    for key, units in held.items():
+        if units + quantity > policy.unpaid_units_per_buyer:
+            raise TooManyUnpaid(f"{key} holds {units} unpaid units", key=key, limit=policy.unpaid_units_per_buyer)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """The order list's filters; `needs_action` keeps only orders waiting for a person."""
+
+    status: OrderStatus | None = None
+    product_id: int | None = None
+    placed_from: datetime | None = None
+    placed_before: datetime | None = None
+    contact: str = ""
+    number: str = ""
+    channel: Channel | None = None
+    needs_action: bool = False

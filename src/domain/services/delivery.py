@@ -1,0 +1,153 @@
+"""Delivery: a paid order's units go out exactly once — from the code pool, or typed in by an operator.
+
+The database decides: delivery locks the order, and a unit is stored once (unique per order unit, and a
+code in at most one unit). A lost queue message only delays delivery; the sweeper sends it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.audit import Actor, AuditEntry
+from domain.codepool import CardSecret
+from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.orders import Order, OrderStatus
+from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
+from domain.redemption import DeliveredUnit, content_binding, new_token, token_binding, token_hash
+
+# A paid order not delivered after this long has lost its message (or its worker): send it again.
+REDELIVER_AFTER = timedelta(seconds=5)
+
+
+class NothingToFulfil(DomainError):
+    code = "nothing_to_fulfil"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    uow: UnitOfWorkFactory
+    vault: CodeVault
+    jobs: BackgroundJobs
+    clock: Clock
+
+    async def deliver(self, order_id: int) -> None:
+        """Deliver a paid order. Safe to run any number of times, also at once: only the first does anything."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None or order.status is not OrderStatus.PAID or order.attention is not None:
+                return  # delivered, waiting for staff, refunded …: nothing for a worker to do
+            if order.pooled:
+                await self._from_pool(uow, order, now, Actor.system())
+            else:
+                order.wait_for_fulfilment(now)
+            await uow.orders.save(order)
+            await uow.commit()
+        if order.delivered_units:
+            await self.jobs.notify_buyer(order_id)
+
+    async def sweep(self) -> int:
+        """Send paid orders that should have been delivered by now to the workers again."""
+        async with self.uow(read_only=True) as uow:
+            waiting = await uow.orders.waiting_for_delivery(self.clock.now() - REDELIVER_AFTER, limit=500)
+        for order_id in waiting:
+            await self.jobs.deliver_order(order_id)
+        return len(waiting)
+
+    async def retry_from_stock(self, order_id: int, actor: Actor) -> Order:
+        """Staff: deliver what is still owed from the pool (stock arrived after a late payment, say)."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await _owing(uow, order_id)
+            if not order.pooled:
+                raise NothingToFulfil("this product is not delivered from the code pool")
+            await uow.codes.release(order.holder, now)  # whatever an earlier attempt still holds, then all again
+            await uow.codes.reserve(order.product_id, order.undelivered_units, order.holder, now)
+            await self._from_pool(uow, order, now, actor)
+            await uow.orders.save(order)
+            await uow.audit.record(AuditEntry(now, actor, "order.retry_from_stock", order.number))
+            await uow.commit()
+        await self.jobs.notify_buyer(order_id)
+        return order
+
+    async def fulfil(self, order_id: int, lines: Sequence[str], actor: Actor) -> Order:
+        """Staff: deliver owed units by hand, one line each ("code" or "code,PIN"); sealed like pool codes."""
+        secrets_ = _typed_secrets(lines)
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await _owing(uow, order_id)
+            if len(secrets_) > order.undelivered_units:
+                raise ValidationFailed({"lines": "too_many_lines"})
+            if order.status is not OrderStatus.DELIVERING:
+                order.start_delivery(now, actor.name)
+            await uow.codes.release(order.holder, now)  # a pooled order filled by hand gives its reservation back
+            first = order.delivered_units + 1
+            units = [
+                self._unit(order, first + i, now, actor, content=secret) for i, secret in enumerate(secrets_)
+            ]
+            await uow.deliveries.add(units)
+            order.units_delivered(len(units), now, actor.name)
+            await uow.orders.save(order)
+            await uow.audit.record(AuditEntry(now, actor, "order.fulfil", order.number, {"units": len(units)}))
+            await uow.commit()
+        await self.jobs.notify_buyer(order_id)
+        return order
+
+    async def _from_pool(self, uow: UnitOfWork, order: Order, now: datetime, actor: Actor) -> None:
+        if order.status is not OrderStatus.DELIVERING:
+            order.start_delivery(now, actor.name)
+        sold = await uow.codes.sell(order.holder, now)
+        first = order.delivered_units + 1
+        units = [self._unit(order, first + i, now, actor, code_id=code_id) for i, code_id in enumerate(sold)]
+        await uow.deliveries.add(units)
+        order.units_delivered(len(units), now, actor.name)
+
+    def _unit(
+        self,
+        order: Order,
+        unit: int,
+        now: datetime,
+        actor: Actor,
+        *,
+        code_id: int | None = None,
+        content: CardSecret | None = None,
+    ) -> DeliveredUnit:
+        token = new_token()
+        return DeliveredUnit(
+            order_id=order.id or 0,
+            unit=unit,
+            token_hash=token_hash(token),
+            token=self.vault.seal(token.encode(), binding=token_binding(order.number, unit)),
+            delivered_at=now,
+            delivered_by=actor.name,
+            code_id=code_id,
+            content=(
+                self.vault.seal(content.plaintext(), binding=content_binding(order.number, unit)) if content else None
+            ),
+        )
+
+
+async def _owing(uow: UnitOfWork, order_id: int) -> Order:
+    order = await uow.orders.get(order_id)
+    if order is None:
+        raise NotFound(f"no order #{order_id}")
+    if not order.can_be_fulfilled_by_hand():
+        raise NothingToFulfil(f"order {order.number} owes nothing", status=order.status)
+    return order
+
+
+def _typed_secrets(lines: Sequence[str]) -> list[CardSecret]:
+    found: list[CardSecret] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        number, _, pin = line.replace("\t", ",").partition(",")
+        try:
+            found.append(CardSecret.of(number, pin))
+        except ValidationFailed:
+            raise ValidationFailed({"lines": "invalid_line"}) from None
+    if not found:
+        raise ValidationFailed({"lines": "required"})
+    return found

@@ -1,0 +1,98 @@
+"""The merchant's order desk: find orders, read their timeline, and act — cancel, refund, resend the mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.audit import Actor, AuditEntry
+from domain.errors import NotFound, ValidationFailed
+from domain.orders import UNPAID, Order, OrderEvent, OrderQuery
+from domain.paging import Page, PageRequest
+from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
+from domain.redemption import DeliveredUnit
+
+REASON_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFile:
+    """Everything the order detail page shows. Units carry no code and no link: staff never see them here."""
+
+    order: Order
+    events: list[OrderEvent]
+    units: list[DeliveredUnit]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDesk:
+    uow: UnitOfWorkFactory
+    jobs: BackgroundJobs
+    clock: Clock
+
+    async def search(self, query: OrderQuery, page: PageRequest) -> Page[Order]:
+        async with self.uow(read_only=True) as uow:
+            return await uow.orders.search(query, page)
+
+    async def file(self, order_id: int) -> OrderFile:
+        async with self.uow(read_only=True) as uow:
+            order = await _order(uow, order_id)
+            return OrderFile(order, await uow.orders.events(order_id), await uow.deliveries.of_order(order_id))
+
+    async def cancel(self, order_id: int, reason: str, actor: Actor) -> Order:
+        """An unpaid order is called off and its stock goes back to the pool."""
+        reason = _reason(reason)
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await _order(uow, order_id)
+            order.cancel(now, reason, actor.name)
+            await uow.codes.release(order.holder, now)
+            await self._keep(uow, order, actor, "order.cancel", reason)
+        return order
+
+    async def refund(self, order_id: int, reason: str, actor: Actor) -> Order:
+        """Record that the buyer's money was returned; reserved codes go back, and the order's links stop working.
+
+        EPay gateways refund in their own merchant console; balance refunds post to the ledger (resellers).
+        """
+        reason = _reason(reason)
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await _order(uow, order_id)
+            order.refund(now, reason, actor.name)
+            await uow.codes.release(order.holder, now)
+            await self._keep(uow, order, actor, "order.refund", reason)
+        return order
+
+    async def resend_notification(self, order_id: int, actor: Actor) -> Order:
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await _order(uow, order_id)
+            if not order.delivered_units or order.status in UNPAID:
+                raise ValidationFailed({"notification": "nothing_delivered"})
+            order.notification = "pending"
+            order.record(now, "notification_requested", actor.name)
+            await self._keep(uow, order, actor, "order.resend_notification", "")
+        await self.jobs.notify_buyer(order_id)
+        return order
+
+    async def _keep(self, uow: UnitOfWork, order: Order, actor: Actor, action: str, reason: str) -> None:
+        await uow.orders.save(order)
+        details = {"reason": reason} if reason else {}
+        await uow.audit.record(AuditEntry(self.clock.now(), actor, action, order.number, details))
+        await uow.commit()
+
+
+async def _order(uow: UnitOfWork, order_id: int) -> Order:
+    order = await uow.orders.get(order_id)
+    if order is None:
+        raise NotFound(f"no order #{order_id}")
+    return order
+
+
+def _reason(text: str) -> str:
+    reason = (text or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "required"})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": "too_long"})
+    return reason

@@ -1,0 +1,173 @@
+"""Buying: place an order (stock reserved), pay it through a gateway, find it again, let it expire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.audit import Actor, AuditEntry
+from domain.catalog import normalize_sku
+from domain.codepool import OutOfStock
+from domain.errors import NotFound, ValidationFailed
+from domain.orders import (
+    OWED,
+    UNPAID,
+    Attention,
+    Contact,
+    Order,
+    OrderPolicy,
+    OrderRequest,
+    OrderStatus,
+    check_unpaid_cap,
+)
+from domain.payments import PaymentNotice, PaymentRejected, PaymentRequest
+from domain.ports import BackgroundJobs, Clock, PaymentGateway, Signer, UnitOfWork, UnitOfWorkFactory
+
+ORDER_PAGE = "order-page"
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    uow: UnitOfWorkFactory
+    gateway: PaymentGateway
+    signer: Signer
+    jobs: BackgroundJobs
+    clock: Clock
+    policy: OrderPolicy
+
+    async def place(self, request: OrderRequest) -> Order:
+        """Check the request, hold the buyer to the unpaid-units cap and reserve the stock, all or nothing."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            product = await uow.products.by_sku(normalize_sku(request.sku))
+            if product is None:
+                raise NotFound(f"no product {request.sku}")
+            order = Order.place(request, product, self.policy, now)
+            keys = order.holding_keys()
+            await uow.orders.lock_buyer(keys)
+            check_unpaid_cap(await uow.orders.unpaid_units(keys), order.quantity, self.policy)
+            if order.pooled:
+                await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
+            order.await_payment(now)
+            order = await uow.orders.add(order)
+            await uow.commit()
+        return order
+
+    def page_key(self, order: Order) -> str:
+        """The key in the buyer's order-page link: without it, an order number alone shows nothing."""
+        return self.signer.sign(ORDER_PAGE, order.number)
+
+    def payment_url(self, order: Order, base_url: str) -> str:
+        """Where the buyer pays: the gateway, told to notify us and to send the buyer back to the order page."""
+        return self.gateway.checkout_url(
+            PaymentRequest(
+                order_number=order.number,
+                amount=order.total,
+                subject=order.product_name,
+                notify_url=f"{base_url}/pay/{self.gateway.name}/notify",
+                return_url=f"{base_url}/o/{order.number}?k={self.page_key(order)}",
+            )
+        )
+
+    async def pay(self, params: dict[str, str]) -> Order:
+        """A gateway's payment notice. Idempotent: repeated notices of one payment confirm it once.
+
+        Raises PaymentRejected (and changes no order) for a bad signature, another merchant, an unknown
+        order or a wrong amount; every rejection is written to the audit log.
+        """
+        try:
+            notice = self.gateway.verify(params)
+            order = await self._confirm(notice)
+        except PaymentRejected as rejected:
+            await self._audit_rejection(params.get("out_trade_no", ""), rejected.params.get("reason", "rejected"))
+            raise
+        if order.status is OrderStatus.PAID and order.attention is None:
+            await self.jobs.deliver_order(order.id or 0)
+        return order
+
+    async def _confirm(self, notice: PaymentNotice) -> Order:
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await uow.orders.by_number(notice.order_number)
+            if order is None:
+                raise PaymentRejected("unknown order", reason="unknown_order")
+            details = {"gateway": notice.gateway, "trade_no": notice.trade_no, "amount": notice.amount.minor}
+            if notice.amount != order.total:
+                order.record(now, "payment_rejected", details=details | {"reason": "wrong_amount"})
+                await uow.orders.save(order)
+                await uow.commit()
+                raise PaymentRejected("wrong amount", reason="wrong_amount")
+            if not await uow.orders.record_payment(order.id or 0, notice, now):
+                return order  # the same payment, notified again
+            order.record(now, "payment_received", details=details)
+            if order.status in OWED or order.status in (OrderStatus.DELIVERED, OrderStatus.REFUNDED):
+                order.attention = Attention.PAID_TWICE  # a second, different payment: staff refund one
+            else:
+                reserved = order.status in UNPAID or not order.pooled
+                if not reserved:  # 补单: the reservation ended with the order; take stock again if there is any
+                    reserved = await _reserve_again(uow, order, now)
+                order.confirm_payment(notice.amount, notice.gateway, now, reserved=reserved)
+            await uow.orders.save(order)
+            await uow.commit()
+        return order
+
+    async def view(self, number: str, key: str) -> Order:
+        """The buyer's order page; an unknown number and a wrong key look the same."""
+        if not self.signer.verify(ORDER_PAGE, number, key):
+            raise NotFound("no such order")
+        async with self.uow(read_only=True) as uow:
+            order = await uow.orders.by_number(number)
+        if order is None:
+            raise NotFound("no such order")
+        return order
+
+    async def look_up(self, number: str, contact: str) -> tuple[Order, str]:
+        """Order number plus the contact used at checkout → the order and its page key.
+
+        Unknown number, wrong contact and malformed input all raise the same NotFound: nothing to enumerate.
+        """
+        try:
+            wanted = Contact.parse(contact)
+        except ValidationFailed:
+            raise NotFound("no such order") from None
+        async with self.uow(read_only=True) as uow:
+            order = await uow.orders.by_number(number.strip())
+        if order is None or order.contact != wanted:
+            raise NotFound("no such order")
+        return order, self.page_key(order)
+
+    async def expire_due(self, limit: int = 200) -> int:
+        """Unpaid orders past their payment window expire and give their stock back."""
+        now = self.clock.now()
+        async with self.uow(read_only=True) as uow:
+            due = await uow.orders.due_to_expire(now, limit)
+        expired = 0
+        for order_id in due:
+            async with self.uow() as uow:
+                order = await uow.orders.get(order_id)
+                if order is None or not order.is_due_to_expire(now):
+                    continue  # paid or cancelled meanwhile
+                order.expire(now)
+                await uow.codes.release(order.holder, now)
+                await uow.orders.save(order)
+                await uow.commit()
+                expired += 1
+        return expired
+
+    async def _audit_rejection(self, order_number: str, reason: str) -> None:
+        async with self.uow() as uow:
+            await uow.audit.record(
+                AuditEntry(self.clock.now(), Actor.system(), "payment.rejected", order_number[:64], {"reason": reason})
+            )
+            await uow.commit()
+
+
+async def _reserve_again(uow: UnitOfWork, order: Order, now: datetime) -> bool:
+    """All units again, or none: a partial reservation is given straight back."""
+    try:
+        await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
+    except OutOfStock:
+        await uow.codes.release(order.holder, now)
+        return False
+    order.record(now, "stock_reserved_again")
+    return True
