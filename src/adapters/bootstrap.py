@@ -20,6 +20,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.asyncio import AsyncIO
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -91,6 +92,12 @@ class Container:
         path = self.settings.var_dir / "sessions"
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return FileStore(path)
+
+    def store(self, name: str) -> Store:
+        """A named key-value store (rate limits): shared through Redis when configured, else in memory."""
+        if self.redis is not None:
+            return RedisStore(self.redis, namespace=f"{self.settings.redis_namespace}:{name}")
+        return MemoryStore()
 
     async def check_ready(self) -> dict[str, str]:
         """Each dependency's state; raises nothing, so /readyz can say exactly what is down."""

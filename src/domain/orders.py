@@ -53,6 +53,9 @@ FINAL = frozenset({S.DELIVERED, S.REFUNDED, S.CANCELLED, S.EXPIRED})
 OWED = frozenset({S.PAID, S.DELIVERING, S.PARTIALLY_DELIVERED, S.FAILED})
 
 
+NOTIFICATION_STATES = ("pending", "sent", "failed", "not_applicable")
+
+
 class Attention(StrEnum):
     """Why an order waits for a person: the staff queue "needs action"."""
 
@@ -341,7 +344,7 @@ class OrderQuery:
     """The order list's filters; `needs_action` keeps only orders waiting for a person."""
 
     status: OrderStatus | None = None
-    product_id: int | None = None
+    sku: str = ""
     placed_from: datetime | None = None
     placed_before: datetime | None = None
     contact: str = ""

@@ -30,14 +30,18 @@ class Permission(StrEnum):
     MANAGE_CODES = "manage_codes"
     REVEAL_CODES = "reveal_codes"
     EXPORT_CODES = "export_codes"
+    VIEW_ORDERS = "view_orders"
+    MANAGE_ORDERS = "manage_orders"  # fulfil, cancel, resend
+    REFUND_ORDERS = "refund_orders"
 
 
-_EVERY_ROLE = frozenset({Permission.USE_ADMIN, Permission.VIEW_CATALOG})
+_EVERY_ROLE = frozenset({Permission.USE_ADMIN, Permission.VIEW_CATALOG, Permission.VIEW_ORDERS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
-    Role.OPERATOR: _EVERY_ROLE | {Permission.MANAGE_CATALOG, Permission.MANAGE_CODES, Permission.REVEAL_CODES},
-    Role.FINANCE: _EVERY_ROLE,
-    Role.SUPPORT: _EVERY_ROLE,
+    Role.OPERATOR: _EVERY_ROLE
+    | {Permission.MANAGE_CATALOG, Permission.MANAGE_CODES, Permission.REVEAL_CODES, Permission.MANAGE_ORDERS},
+    Role.FINANCE: _EVERY_ROLE | {Permission.REFUND_ORDERS},
+    Role.SUPPORT: _EVERY_ROLE | {Permission.MANAGE_ORDERS},
     Role.CLERK: _EVERY_ROLE,
 }
 

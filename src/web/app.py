@@ -8,16 +8,18 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import structlog
 from jinja2 import Environment
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -30,6 +32,7 @@ from litestar.types import Middleware, OnAppInitHandler
 
 from adapters import bootstrap
 from adapters.bootstrap import Container
+from adapters.payments.sandbox import SandboxGateway
 from domain.money import Money
 from domain.staff import LOCALES, ROLE_PERMISSIONS, Permission, StaffMember
 from web.auth import (
@@ -43,7 +46,12 @@ from web.auth import (
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
 from web.controllers.health import healthz, readyz
+from web.controllers.orders import OrderController
+from web.controllers.payments import PaymentNotifyController
 from web.controllers.products import ProductController
+from web.controllers.redeem import RedeemController
+from web.controllers.sandbox import SandboxController
+from web.controllers.shop import LookupController, ShopController
 from web.controllers.staff import StaffController
 from web.controllers.stock import StockController
 from web.errors import exception_handlers
@@ -73,6 +81,7 @@ def create_app(container: Container | None = None) -> Litestar:
         env.globals.update(LOCALES=LOCALES, Permission=Permission, ROLE_PERMISSIONS=ROLE_PERMISSIONS)
         env.filters["localtime"] = lambda moment: _localtime(moment, display_zone)
         env.filters["money"] = _money
+        env.filters["yuan"] = lambda minor: _money(Money(minor))
 
     templates = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=setup_jinja)
 
@@ -92,6 +101,10 @@ def create_app(container: Container | None = None) -> Litestar:
     )
 
     sessions = container.session_store()
+    # Dev mode pays itself: a sandbox EPay gateway, signing with the same merchant key. Never in production.
+    sandbox = None if settings.is_production else SandboxGateway(settings.epay_merchant_id, container.secrets.epay_key)
+    redeem_limit = RateLimitConfig(rate_limit=("minute", settings.redeem_rate_per_minute), store="rate_limit_redeem")
+    lookup_limit = RateLimitConfig(rate_limit=("minute", settings.lookup_rate_per_minute), store="rate_limit_lookup")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -103,10 +116,13 @@ def create_app(container: Container | None = None) -> Litestar:
             worker.start()
         heartbeats = asyncio.create_task(bootstrap.send_heartbeats())
         sweeping = asyncio.create_task(_sweep_every_minute(container))
+        orders = asyncio.create_task(_sweep_orders(container, settings.order_sweep_seconds))
         try:
             yield
         finally:
-            for task in (heartbeats, sweeping, pruning):
+            if sandbox is not None:
+                await sandbox.aclose()
+            for task in (heartbeats, sweeping, orders, pruning):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -128,6 +144,12 @@ def create_app(container: Container | None = None) -> Litestar:
             StaffController,
             ProductController,
             StockController,
+            OrderController,
+            ShopController,
+            PaymentNotifyController,
+            Router("/", route_handlers=[LookupController], middleware=[lookup_limit.middleware]),
+            Router("/", route_handlers=[RedeemController], middleware=[redeem_limit.middleware]),
+            *([SandboxController] if sandbox is not None else []),
             create_static_files_router(
                 path="/static", directories=[HERE / "static"], include_in_schema=False, opt={"exclude_from_auth": True}
             ),
@@ -140,6 +162,11 @@ def create_app(container: Container | None = None) -> Litestar:
             "stock": provide(container.stock),
             "imports": provide(container.imports),
             "codes": provide(container.codes),
+            "ordering": provide(container.ordering),
+            "delivery": provide(container.delivery),
+            "order_desk": provide(container.order_desk),
+            "redemption": provide(container.redemption),
+            "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),
         },
@@ -152,12 +179,17 @@ def create_app(container: Container | None = None) -> Litestar:
             cookie_httponly=True,
             cookie_samesite="lax",
             header_name="x-csrftoken",
+            exclude=["/pay/"],  # gateways post their notices without our cookies; the signature protects them
         ),
-        stores={"sessions": sessions},
+        stores={
+            "sessions": sessions,
+            "rate_limit_redeem": container.store("rate-limit:redeem"),
+            "rate_limit_lookup": container.store("rate-limit:lookup"),
+        },
         template_config=templates,
         plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates))],
         exception_handlers=exception_handlers,
-        before_send=[response_finisher(https=settings.is_production)],
+        before_send=[response_finisher(https=settings.is_production, form_targets=_origin(settings.epay_url))],
         lifespan=[lifespan],
         allowed_hosts=settings.allowed_hosts or None,
         state=State({SESSION_MAX_AGE: settings.session_max_age_seconds, PUBLIC_URL: settings.public_url}),
@@ -182,6 +214,24 @@ async def _sweep_every_minute(container: Container) -> None:
             log.exception("sweep failed")
         minute += 1
         await asyncio.sleep(60)
+
+
+async def _sweep_orders(container: Container, every_seconds: float) -> None:
+    """Unpaid orders past their window expire (stock released); paid orders whose delivery message or
+    worker was lost are queued again. Runs at start-up too, so a restart never strands an order."""
+    while True:
+        try:
+            await container.ordering.expire_due()
+            await container.delivery.sweep()
+        except Exception:  # retried on the next round; the loop must not die
+            log.exception("order sweep failed")
+        await asyncio.sleep(every_seconds)
+
+
+def _origin(url: str) -> tuple[str, ...]:
+    """A payment gateway elsewhere: checkout forms are redirected there, so the CSP must allow it."""
+    parts = urlsplit(url)
+    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
 
 
 async def _prune_hourly(sessions: FileStore) -> None:

@@ -84,6 +84,11 @@ SESSION_MAX_AGE = "session_max_age"  # app state: seconds a session lives, howev
 PUBLIC_URL = "public_url"  # app state: the shop's public address for links, when configured
 
 
+def base_url(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The address for links leaving this app: the configured public URL, else this request's."""
+    return (connection.app.state[PUBLIC_URL] or str(connection.base_url)).rstrip("/")
+
+
 async def member_of_session(connection: ASGIConnection[Any, Any, Any, Any], sign_in: SignIn) -> StaffMember | None:
     """The live account behind a session; None once the account changed or the session is too old.
 

@@ -31,6 +31,9 @@ STATUS_BY_CODE = {
     "too_large": 413,
     "no_code_pool": 422,
     "not_a_voucher_product": 422,
+    "no_such_order": 404,
+    "not_for_sale": 404,
+    "payment_rejected": 400,
 }
 CONFLICT = 409
 CSRF_FAILED = "CSRF token verification failed"

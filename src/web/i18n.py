@@ -69,6 +69,9 @@ def _decide(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return negotiate(connection.headers.get("accept-language")) or DEFAULT_LOCALE
 
 
-def template_gettext(context: Mapping[str, Any], key: str, **params: Any) -> str:
-    """`_("key", name=…)` in templates, in the request's locale."""
+def template_gettext(context: Mapping[str, Any], key: str, default: str | None = None, **params: Any) -> str:
+    """`_("key", name=…)` in templates, in the request's locale; `default` for keys that may have no text
+    (a reason staff typed in rather than one of ours)."""
+    if default is not None and key not in catalog("en"):
+        return default
     return translate(locale_of(context["request"]), key, **params)

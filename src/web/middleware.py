@@ -61,13 +61,24 @@ class RequestContext(ASGIMiddleware):
 
 
 # Pages that show staff data or one-time links are never kept by browsers or proxies.
-_PRIVATE_PATHS = ("/admin", "/invite", "/login")
-# Path segments that are secrets themselves (invite tokens) are not written to the log.
-_SECRET_PATHS = re.compile(r"^(/invite/)[^/]+")
+_PRIVATE_PATHS = ("/admin", "/invite", "/login", "/r/", "/o/", "/lookup", "/sandbox")
+# Path segments that are secrets themselves (invite and redemption tokens) are not written to the log.
+_SECRET_PATHS = re.compile(r"^(/invite/|/r/)[^/]+")
 
 
-def response_finisher(*, https: bool) -> Callable[[Message, Scope], Awaitable[None]]:
-    """`before_send`: request id and security headers on every response, and one access-log line."""
+def response_finisher(
+    *, https: bool, form_targets: tuple[str, ...] = ()
+) -> Callable[[Message, Scope], Awaitable[None]]:
+    """`before_send`: request id and security headers on every response, and one access-log line.
+
+    `form_targets`: origins a form may end up at besides ours (checkout redirects to the payment gateway).
+    """
+    security = dict(SECURITY_HEADERS)
+    if form_targets:
+        csp = security["content-security-policy"]
+        security["content-security-policy"] = csp.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(form_targets)
+        )
 
     async def finish_response(message: Message, scope: Scope) -> None:
         if scope["type"] != "http" or message["type"] != "http.response.start":
@@ -75,7 +86,7 @@ def response_finisher(*, https: bool) -> Callable[[Message, Scope], Awaitable[No
         rid = _assign_id(scope)
         headers = MutableScopeHeaders.from_message(message)
         headers["x-request-id"] = rid
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in security.items():
             if name not in headers:
                 headers[name] = value
         if https:

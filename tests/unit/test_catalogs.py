@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import domain.services.delivery
+import domain.services.ordering
 import domain.staff
 from domain.errors import DomainError
 from domain.operations import WorkerHealth
+from domain.orders import NOTIFICATION_STATES, Attention, Channel, OrderStatus
 from domain.staff import LOCALES, Role, StaffStatus
 from web.i18n import catalog, negotiate, translate
 
@@ -42,6 +45,13 @@ def used_keys() -> set[str]:
             keys |= {f"field.{field}", f"error.{problem}"}
     keys |= {f"error.{problem}" for problem in re.findall(r'BadCodeFile\("(\w+)"', domain_source + _adapter_source())}
     keys |= {f"http.{status}" for status in (400, 401, 403, 404, 405, 429, 500, 503)} | {"http.csrf"}
+    keys |= {f"order_status.{s}" for s in OrderStatus} | {f"attention.{a}" for a in Attention}
+    keys |= {f"channel.{c}" for c in Channel} | {f"notification.{n}" for n in NOTIFICATION_STATES}
+    # Timeline entries: order.record(now, "kind", …) and the reasons given to order.move(…, now, "reason").
+    keys |= {f"event.{kind}" for kind in re.findall(r'\.record\(\s*\w+,\s*"(\w+)"', domain_source)}
+    keys |= {f"reason.{why}" for why in re.findall(r'move\(\s*[\w.]+,\s*\w+,\s*"(\w+)"', domain_source)}
+    orders_source = (SRC / "domain" / "orders.py").read_text()
+    keys |= {f"reason.{why}" for pair in re.findall(r'"(\w+)" if [\w.]+ else "(\w+)"', orders_source) for why in pair}
     return keys
 
 
@@ -90,4 +100,9 @@ def test_accept_language_negotiation(header, expected):
 
 def test_the_error_scan_sees_domain_errors():
     # Guards against the subclass scan silently finding nothing if imports move.
-    assert domain.staff.LastOwner in _all_subclasses(DomainError)
+    found = _all_subclasses(DomainError)
+    assert {
+        domain.staff.LastOwner,
+        domain.services.ordering.NoSuchOrder,
+        domain.services.delivery.NothingToFulfil,
+    } <= found

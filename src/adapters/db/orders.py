@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.tables import order_events, order_payments, orders
+from adapters.db.tables import order_events, order_payments, orders, products
 from domain.catalog import DeliveryKind
 from domain.money import Money
 from domain.orders import UNPAID, Attention, Channel, Contact, ContactKind, Order, OrderEvent, OrderQuery, OrderStatus
@@ -138,8 +138,8 @@ def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.status is not None:
         conditions.append(orders.c.status == query.status.value)
-    if query.product_id is not None:
-        conditions.append(orders.c.product_id == query.product_id)
+    if sku := query.sku.strip().upper():
+        conditions.append(orders.c.product_id.in_(select(products.c.id).where(products.c.sku == sku)))
     if query.placed_from is not None:
         conditions.append(orders.c.created_at >= query.placed_from)
     if query.placed_before is not None:

@@ -84,9 +84,7 @@ class Delivery:
                 order.start_delivery(now, actor.name)
             await uow.codes.release(order.holder, now)  # a pooled order filled by hand gives its reservation back
             first = order.delivered_units + 1
-            units = [
-                self._unit(order, first + i, now, actor, content=secret) for i, secret in enumerate(secrets_)
-            ]
+            units = [self._unit(order, first + i, now, actor, content=secret) for i, secret in enumerate(secrets_)]
             await uow.deliveries.add(units)
             order.units_delivered(len(units), now, actor.name)
             await uow.orders.save(order)

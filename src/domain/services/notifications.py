@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from domain.errors import NotFound
 from domain.orders import ContactKind, Order
 from domain.ports import Clock, CodeVault, Mail, Mailer, UnitOfWork, UnitOfWorkFactory
-from domain.redemption import token_binding
+from domain.services.redemption import order_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +38,7 @@ class Notifications:
         order = await uow.orders.get(order_id)
         if order is None:
             raise NotFound(f"no order #{order_id}")
-        units = await uow.deliveries.of_order(order_id)
-        tokens = [self.vault.open(u.token, binding=token_binding(order.number, u.unit)).decode() for u in units]
-        return order, [f"{self.base_url}/r/{token}" for token in tokens]
+        return order, [f"{self.base_url}/r/{token}" for token in await order_tokens(uow, self.vault, order)]
 
     async def _mark(self, order_id: int, status: str, event: str, details: dict[str, object]) -> None:
         async with self.uow() as uow:

@@ -26,6 +26,12 @@ from domain.ports import BackgroundJobs, Clock, PaymentGateway, Signer, UnitOfWo
 ORDER_PAGE = "order-page"
 
 
+class NoSuchOrder(NotFound):
+    """One answer for an unknown number, a wrong contact or a wrong page key: nothing to enumerate."""
+
+    code = "no_such_order"
+
+
 @dataclass(frozen=True, slots=True)
 class Ordering:
     uow: UnitOfWorkFactory
@@ -114,11 +120,11 @@ class Ordering:
     async def view(self, number: str, key: str) -> Order:
         """The buyer's order page; an unknown number and a wrong key look the same."""
         if not self.signer.verify(ORDER_PAGE, number, key):
-            raise NotFound("no such order")
+            raise NoSuchOrder("no such order")
         async with self.uow(read_only=True) as uow:
             order = await uow.orders.by_number(number)
         if order is None:
-            raise NotFound("no such order")
+            raise NoSuchOrder("no such order")
         return order
 
     async def look_up(self, number: str, contact: str) -> tuple[Order, str]:
@@ -129,11 +135,11 @@ class Ordering:
         try:
             wanted = Contact.parse(contact)
         except ValidationFailed:
-            raise NotFound("no such order") from None
+            raise NoSuchOrder("no such order") from None
         async with self.uow(read_only=True) as uow:
             order = await uow.orders.by_number(number.strip())
         if order is None or order.contact != wanted:
-            raise NotFound("no such order")
+            raise NoSuchOrder("no such order")
         return order, self.page_key(order)
 
     async def expire_due(self, limit: int = 200) -> int:

@@ -11,7 +11,7 @@ from domain.codepool import CardSecret
 from domain.errors import NotFound
 from domain.orders import Order, OrderStatus
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
-from domain.redemption import DeliveredUnit, content_binding, token_hash
+from domain.redemption import DeliveredUnit, content_binding, token_binding, token_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,13 @@ class Redemption:
             await uow.commit()
         return found
 
+    async def tokens(self, order: Order) -> list[str]:
+        """The order's link tokens, unit by unit (none while nothing is delivered or once refunded)."""
+        if order.status is OrderStatus.REFUNDED or not order.delivered_units:
+            return []
+        async with self.uow(read_only=True) as uow:
+            return await order_tokens(uow, self.vault, order)
+
     async def _load(self, uow: UnitOfWork, token: str) -> Redeemable:
         unit = await uow.deliveries.by_token_hash(token_hash(token)) if token else None
         order = await uow.orders.get(unit.order_id) if unit else None
@@ -75,3 +82,8 @@ class Redemption:
             assert unit.content is not None
             plaintext = self.vault.open(unit.content, binding=content_binding(order.number, unit.unit))
         return Redeemable(order, product, unit, CardSecret.from_plaintext(plaintext), expires_at)
+
+
+async def order_tokens(uow: UnitOfWork, vault: CodeVault, order: Order) -> list[str]:
+    units = await uow.deliveries.of_order(order.id or 0)
+    return [vault.open(unit.token, binding=token_binding(order.number, unit.unit)).decode() for unit in units]

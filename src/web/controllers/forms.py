@@ -99,3 +99,26 @@ class GenerateForm:
     source: str = "generated"
     unit_cost: str = ""
     expires_on: str = ""
+
+
+@dataclass
+class CheckoutForm:
+    quantity: str = "1"
+    contact: str = ""
+    recharge_account: str = ""
+
+
+@dataclass
+class LookupForm:
+    number: str = ""
+    contact: str = ""
+
+
+@dataclass
+class ReasonForm:
+    reason: str = ""
+
+
+@dataclass
+class FulfilForm:
+    lines: str = ""

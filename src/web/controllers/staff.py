@@ -9,7 +9,7 @@ from litestar.response import Template
 
 from domain.services.staff import StaffAdmin
 from domain.staff import Permission, Role, StaffMember
-from web.auth import PUBLIC_URL, actor, requires
+from web.auth import actor, base_url, requires
 from web.controllers.forms import Form, InviteForm, RoleForm
 from web.controllers.params import RowId
 
@@ -60,8 +60,7 @@ class StaffController(Controller):
     @staticmethod
     def _invite_url(request: HTMXRequest, token: str) -> str:
         """From the configured public address: a Host header sent by a client must not shape a link."""
-        public = request.app.state[PUBLIC_URL]
-        return f"{public.rstrip('/')}/invite/{token}" if public else request.url_for("invite_page", token=token)
+        return f"{base_url(request)}/invite/{token}"
 
     @staticmethod
     def _row(request: HTMXRequest, member: StaffMember, *, invite_url: str | None = None) -> Template:

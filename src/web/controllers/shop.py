@@ -1,0 +1,137 @@
+"""The buyer's side: the shop, a product's checkout, the order page that follows delivery, order lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from domain.catalog import ProductQuery
+from domain.errors import NotFound
+from domain.orders import Channel, OrderRequest
+from domain.paging import PageRequest
+from domain.services.catalog import Catalog
+from domain.services.ordering import Ordering
+from domain.services.redemption import Redemption
+from domain.services.stock import POOLED_KINDS, Stock
+from web.auth import base_url, client_ip
+from web.buyers import device_of, with_device
+from web.controllers.auth import go
+from web.controllers.forms import CheckoutForm, Form, LookupForm
+from web.controllers.params import PageNumber
+
+SHOP_PAGE_SIZE = 48
+
+
+class ShopController(Controller):
+    include_in_schema = False
+    opt = {"exclude_from_auth": True}  # noqa: RUF012 — Litestar reads this class attribute
+
+    @get("/shop")
+    async def shop(
+        self,
+        request: Request[Any, Any, Any],
+        catalog: NamedDependency[Catalog],
+        stock: NamedDependency[Stock],
+        page: PageNumber = 1,
+    ) -> Response[Any]:
+        products = await catalog.search(ProductQuery(on_sale=True), PageRequest(page, SHOP_PAGE_SIZE))
+        available = await stock.available([p.id for p in products.items if p.id is not None])
+        context = {"products": products, "available": available, "pooled": POOLED_KINDS}
+        return with_device(request, Template("shop/list.html", context=context))
+
+    @get("/p/{sku:str}")
+    async def product(
+        self,
+        request: Request[Any, Any, Any],
+        sku: str,
+        catalog: NamedDependency[Catalog],
+        stock: NamedDependency[Stock],
+    ) -> Response[Any]:
+        product = await catalog.by_sku(sku)
+        if not product.on_sale:
+            raise NotFound(f"{sku} is not on sale")
+        left = (await stock.available([product.id or 0])).get(product.id or 0, 0)
+        context = {"product": product, "left": left, "pooled": product.delivery_kind in POOLED_KINDS}
+        return with_device(request, Template("shop/product.html", context=context))
+
+    @post("/p/{sku:str}/orders")
+    async def checkout(
+        self,
+        request: Request[Any, Any, Any],
+        sku: str,
+        data: Form[CheckoutForm],
+        ordering: NamedDependency[Ordering],
+    ) -> Response[Any]:
+        """Place the order (stock reserved), then off to the payment gateway."""
+        order = await ordering.place(
+            OrderRequest(
+                sku=sku,
+                quantity=data.quantity,
+                contact=data.contact,
+                recharge_account=data.recharge_account,
+                channel=Channel.SHOP,
+                ip=client_ip(request),
+                device=device_of(request),
+            )
+        )
+        return go(request, ordering.payment_url(order, base_url(request)))
+
+    @get("/o/{number:str}")
+    async def order(
+        self,
+        request: Request[Any, Any, Any],
+        number: str,
+        ordering: NamedDependency[Ordering],
+        redemption: NamedDependency[Redemption],
+        k: FromQuery[str] = "",
+    ) -> Template:
+        """The order page, reached from the gateway or a lookup; it polls itself until the order settles."""
+        context = await _order_context(request, number, k, ordering, redemption)
+        return Template("shop/order.html", context=context)
+
+    @get("/o/{number:str}/status")
+    async def order_status(
+        self,
+        request: Request[Any, Any, Any],
+        number: str,
+        ordering: NamedDependency[Ordering],
+        redemption: NamedDependency[Redemption],
+        k: FromQuery[str] = "",
+    ) -> Template:
+        context = await _order_context(request, number, k, ordering, redemption)
+        return Template("shop/_order_status.html", context=context)
+
+
+class LookupController(Controller):
+    """Rate limited by the app (per address): an order number plus its contact opens the order page."""
+
+    include_in_schema = False
+    opt = {"exclude_from_auth": True}  # noqa: RUF012 — Litestar reads this class attribute
+
+    @get("/lookup")
+    async def lookup_page(self) -> Template:
+        return Template("shop/lookup.html")
+
+    @post("/lookup")
+    async def look_up(
+        self, request: Request[Any, Any, Any], data: Form[LookupForm], ordering: NamedDependency[Ordering]
+    ) -> Response[Any]:
+        order, key = await ordering.look_up(data.number, data.contact)
+        return go(request, f"/o/{order.number}?k={key}")
+
+
+async def _order_context(
+    request: Request[Any, Any, Any], number: str, key: str, ordering: Ordering, redemption: Redemption
+) -> dict[str, Any]:
+    order = await ordering.view(number, key)
+    base = base_url(request)
+    return {
+        "order": order,
+        "key": key,
+        "links": [f"{base}/r/{token}" for token in await redemption.tokens(order)],
+        "payment_url": ordering.payment_url(order, base),
+    }
