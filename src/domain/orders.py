@@ -108,8 +108,7 @@ class Contact:
         if not raw:
             raise ValidationFailed({"contact": "required"})
         if len(raw) <= CONTACT_MAX and "@" in raw and _EMAIL.match(raw):
-            local, _, domain = raw.rpartition("@")
-            return cls(ContactKind.EMAIL, f"{local}@{domain.lower()}")
+            return cls(ContactKind.EMAIL, raw.lower())  # buyers do not remember how they capitalised it
         phone = re.sub(r"[\s()-]", "", raw)
         if _PHONE.match(phone):
             return cls(ContactKind.PHONE, phone)

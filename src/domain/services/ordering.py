@@ -83,15 +83,16 @@ class Ordering:
         """
         try:
             notice = self.gateway.verify(params)
-            order = await self._confirm(notice)
+            order, first_notice = await self._confirm(notice)
         except PaymentRejected as rejected:
             await self._audit_rejection(params.get("out_trade_no", ""), rejected.params.get("reason", "rejected"))
             raise
-        if order.status is OrderStatus.PAID and order.attention is None:
+        if first_notice and order.status is OrderStatus.PAID and order.attention is None:
             await self.jobs.deliver_order(order.id or 0)
         return order
 
-    async def _confirm(self, notice: PaymentNotice) -> Order:
+    async def _confirm(self, notice: PaymentNotice) -> tuple[Order, bool]:
+        """The order as the notice leaves it, and whether this payment was new (not notified before)."""
         now = self.clock.now()
         async with self.uow() as uow:
             order = await uow.orders.by_number(notice.order_number)
@@ -104,7 +105,7 @@ class Ordering:
                 await uow.commit()
                 raise PaymentRejected("wrong amount", reason="wrong_amount")
             if not await uow.orders.record_payment(order.id or 0, notice, now):
-                return order  # the same payment, notified again
+                return order, False  # the same payment, notified again
             order.record(now, "payment_received", details=details)
             if order.status in OWED or order.status in (OrderStatus.DELIVERED, OrderStatus.REFUNDED):
                 order.attention = Attention.PAID_TWICE  # a second, different payment: staff refund one
@@ -115,7 +116,7 @@ class Ordering:
                 order.confirm_payment(notice.amount, notice.gateway, now, reserved=reserved)
             await uow.orders.save(order)
             await uow.commit()
-        return order
+        return order, True
 
     async def view(self, number: str, key: str) -> Order:
         """The buyer's order page; an unknown number and a wrong key look the same."""

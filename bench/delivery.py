@@ -1,0 +1,389 @@
+"""Delivery latency: from the payment notify being accepted to the code being visible on the redemption page.
+
+The production path as real processes: PostgreSQL, Redis, one `kaquan serve` and `kaquan worker` with 2 worker
+processes. Orders are placed by HTTP checkout first (not timed). Then, for each offered rate (50 and 200 orders/s,
+10 s each), signed EPay notifies go out on an open-loop schedule (one every 1/rate s, never waiting for earlier
+ones); for each order t0 is when its notify answered "success", and t1 is when the redemption page (/r/<token>,
+found by polling the order's status fragment every 20 ms) answered 200. Prints p50/p90/p99/max of t1 - t0 per
+rate, the time notifies took to answer, and every failure. Goal: p99 ≤ 1 s.
+
+The load generator runs on the same machine and competes with the server, the workers, PostgreSQL and Redis for
+the CPU cores (the reference machine has 2), and the poll interval bounds the resolution: read the figures as an
+upper bound. A few warm-up orders are delivered before timing starts.
+
+Run: .venv/bin/python -m bench.delivery [--rates 50,200] [--seconds 10] [--poll-ms 20] [--log-dir DIR]
+(it creates and drops its own database and Redis namespace; defaults to the local services below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from tests.services import throwaway_postgres, throwaway_redis_namespace
+
+from adapters.payments.epay import signed
+
+KAQUAN = str(Path(sys.executable).parent / "kaquan")
+SKU = "BENCH-DELIVERY"
+PRICE = "19.80"
+MERCHANT_ID = "1000"
+WORKER_PROCESSES = 2
+WARM_UP_ORDERS = 10
+VISIBLE_WITHIN = 30.0  # seconds; later counts as a failure
+LINK = re.compile(r'href="[^"]*(/r/[^"/?#]+)"')
+STATUS = re.compile(r'data-status="([a-z_]+)"')
+
+
+@dataclass
+class Order:
+    number: str
+    money: str
+    status_path: str
+    status_query: dict[str, str]
+
+
+@dataclass
+class Outcome:
+    scheduled: float = 0.0
+    sent: float = 0.0
+    accepted: float | None = None  # t0: the notify answered "success"
+    linked: float | None = None  # the status fragment showed the redemption link
+    visible: float | None = None  # t1: the redemption page answered 200
+    polls: int = 0
+    failure: str | None = None
+
+
+@dataclass
+class Phase:
+    rate: float
+    outcomes: list[Outcome] = field(default_factory=list)
+    started: float = 0.0
+    last_accept: float = 0.0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def cpu_time() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- the app as processes -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def app_environment(var_dir: Path, database_url: str, redis_url: str, namespace: str, port: int) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("KAQUAN_") or k.startswith("KAQUAN_TEST_")}
+    return {
+        **inherited,
+        "KAQUAN_VAR_DIR": str(var_dir),
+        "KAQUAN_DATABASE_URL": database_url,
+        "KAQUAN_REDIS_URL": redis_url,
+        "KAQUAN_REDIS_NAMESPACE": namespace,
+        "KAQUAN_PORT": str(port),
+        "KAQUAN_ADMIN_PASSWORD": "bench owner password, long enough",
+        "KAQUAN_EPAY_KEY": secrets.token_hex(16),
+        "KAQUAN_EPAY_MERCHANT_ID": MERCHANT_ID,
+        # Every bench order comes from one address and one device: lift the per-buyer caps and rate limits.
+        "KAQUAN_UNPAID_UNITS_PER_BUYER": "1000000",
+        "KAQUAN_REDEEM_RATE_PER_MINUTE": "10000000",
+        "KAQUAN_LOOKUP_RATE_PER_MINUTE": "10000000",
+        "KAQUAN_ORDER_PAYMENT_MINUTES": "120",  # orders placed up front must not expire before they are paid
+        "KAQUAN_WORKER_PROCESSES": str(WORKER_PROCESSES),
+        "KAQUAN_LOG_LEVEL": "WARNING",
+    }
+
+
+def kaquan(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([KAQUAN, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"kaquan {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def start(stack: ExitStack, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    sink = stack.enter_context(log.open("w"))
+    process = subprocess.Popen([KAQUAN, *args], env=env, stdout=sink, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    stack.callback(stop)
+    return process
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
+
+
+# --- the buyer and the gateway over HTTP --------------------------------------------------------------------
+
+
+async def place_orders(url: str, count: int, concurrency: int = 16) -> list[Order]:
+    """Checkout as a browser does: the product page sets the CSRF and device cookies, then the form posts."""
+    orders: list[Order] = []
+    numbers = iter(range(count))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+        assert (await http.get(f"/p/{SKU}")).status_code == 200
+        csrf = http.cookies["kaquan_csrf"]
+
+        async def buyer() -> None:
+            for n in numbers:
+                response = await http.post(
+                    f"/p/{SKU}/orders",
+                    data={"contact": f"bench{n}@example.com", "quantity": "1"},
+                    headers={"x-csrftoken": csrf},
+                )
+                if response.status_code != 303:
+                    raise RuntimeError(f"checkout answered {response.status_code}: {response.text[:300]}")
+                orders.append(order_from_gateway_url(response.headers["location"]))
+
+        await asyncio.gather(*(buyer() for _ in range(concurrency)))
+    return orders
+
+
+def order_from_gateway_url(location: str) -> Order:
+    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    back = urlsplit(params["return_url"])  # http://host/o/<number>?k=<page key>
+    return Order(
+        number=params["out_trade_no"],
+        money=params["money"],
+        status_path=f"{back.path}/status",
+        status_query={k: v[0] for k, v in parse_qs(back.query).items()},
+    )
+
+
+def notify_params(order: Order, key: str) -> dict[str, str]:
+    return signed(
+        {
+            "pid": MERCHANT_ID,
+            "trade_no": f"BENCH{secrets.token_hex(12)}",
+            "out_trade_no": order.number,
+            "type": "alipay",
+            "name": "bench",
+            "money": order.money,
+            "trade_status": "TRADE_SUCCESS",
+        },
+        key,
+    )
+
+
+async def pay_and_watch(
+    gateway: httpx.AsyncClient, buyer: httpx.AsyncClient, order: Order, key: str, poll: float, outcome: Outcome
+) -> None:
+    """Notify, then poll the order's status fragment until a redemption link shows, then open it."""
+    try:
+        outcome.sent = time.perf_counter()
+        answer = await gateway.get("/pay/epay/notify", params=notify_params(order, key))
+        if answer.status_code != 200 or answer.text != "success":
+            outcome.failure = f"notify answered {answer.status_code} {answer.text[:40]!r}"
+            return
+        outcome.accepted = time.perf_counter()
+        deadline = outcome.accepted + VISIBLE_WITHIN
+        link = None
+        status = "?"
+        while link is None:
+            outcome.polls += 1
+            page = await buyer.get(order.status_path, params=order.status_query)
+            if page.status_code != 200:
+                outcome.failure = f"order status answered {page.status_code}"
+                return
+            if found := LINK.search(page.text):
+                link = found.group(1)
+                outcome.linked = time.perf_counter()
+                break
+            status = found.group(1) if (found := STATUS.search(page.text)) else "?"
+            if time.perf_counter() > deadline:
+                outcome.failure = f"not delivered within {VISIBLE_WITHIN:.0f} s (status {status})"
+                return
+            await asyncio.sleep(poll)
+        redeem = await buyer.get(link)
+        if redeem.status_code != 200:
+            outcome.failure = f"redemption page answered {redeem.status_code}"
+            return
+        outcome.visible = time.perf_counter()
+    except httpx.HTTPError as error:
+        outcome.failure = f"{type(error).__name__}: {error}"
+
+
+async def run_phase(url: str, orders: list[Order], rate: float, key: str, poll: float) -> Phase:
+    phase = Phase(rate)
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as gateway,
+        httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as buyer,
+    ):
+        tasks = []
+        cpu_before = cpu_time()
+        phase.started = time.perf_counter()
+        for i, order in enumerate(orders):
+            outcome = Outcome(scheduled=phase.started + i / rate)
+            phase.outcomes.append(outcome)
+            delay = outcome.scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(pay_and_watch(gateway, buyer, order, key, poll, outcome)))
+        await asyncio.gather(*tasks)
+        phase.wall_seconds = time.perf_counter() - phase.started
+        phase.cpu_seconds = cpu_time() - cpu_before
+    accepted = [o.accepted for o in phase.outcomes if o.accepted is not None]
+    phase.last_accept = max(accepted, default=phase.started)
+    return phase
+
+
+def report(phase: Phase, poll_ms: float) -> None:
+    outcomes = phase.outcomes
+    accepted = [o for o in outcomes if o.accepted is not None]
+    latencies = [(o.visible - o.accepted) * 1000 for o in accepted if o.visible is not None]
+    notify_ms = [(o.accepted - o.scheduled) * 1000 for o in accepted]  # includes any lag of the load generator
+    send_lag = [(o.sent - o.scheduled) * 1000 for o in outcomes]
+    span = phase.last_accept - phase.started
+    achieved = len(accepted) / span if span > 0 else 0.0
+    polls = sum(o.polls for o in accepted) / max(1, len(accepted))
+    print(
+        f"offered {phase.rate:5.0f}/s: notifies accepted {len(accepted)}/{len(outcomes)} at {achieved:6.1f}/s;"
+        f" load generator sent late by p99 {percentile(send_lag, 0.99):.0f} ms,"
+        f" used {phase.cpu_seconds / phase.wall_seconds * 100:.0f} % of a core"
+    )
+    if notify_ms:
+        print(
+            f"  notify answered (from its scheduled time): p50 {percentile(notify_ms, 0.5):6.0f} ms,"
+            f" p99 {percentile(notify_ms, 0.99):6.0f} ms, max {max(notify_ms):6.0f} ms"
+        )
+    if latencies:
+        p99 = percentile(latencies, 0.99)
+        print(
+            f"  notify accepted → code visible, {len(latencies)} orders:"
+            f" p50 {percentile(latencies, 0.5):6.0f} ms, p90 {percentile(latencies, 0.9):6.0f} ms,"
+            f" p99 {p99:6.0f} ms, max {max(latencies):6.0f} ms"
+            f" ({polls:.1f} status polls per order, every {poll_ms:g} ms)"
+            f" — goal p99 ≤ 1000 ms: {'met' if p99 <= 1000 else 'MISSED'}"
+        )
+    failures = Counter(o.failure for o in outcomes if o.failure)
+    for failure, count in failures.most_common():
+        print(f"  FAILED {count:>5} × {failure}")
+
+
+def log_problems(logs: list[Path]) -> None:
+    """Warnings and errors the server and workers logged, counted by their first line."""
+    problems: Counter[str] = Counter()
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if re.search(r"\b(warning|error|critical|exception|traceback)\b", line, re.IGNORECASE):
+                problems[f"{log.stem}: {line.strip()[:160]}"] += 1
+    if problems:
+        print(f"server/worker log: {sum(problems.values())} warning/error lines, most common:")
+        for line, count in problems.most_common(8):
+            print(f"  {count:>5} × {line}")
+    else:
+        print("server/worker log: no warnings or errors")
+
+
+# --- putting it together -------------------------------------------------------------------------------------
+
+
+async def measure(url: str, key: str, rates: list[float], seconds: float, poll: float) -> list[Phase]:
+    counts = [round(rate * seconds) for rate in rates]
+    started = time.perf_counter()
+    orders = await place_orders(url, WARM_UP_ORDERS + sum(counts))
+    print(f"placed {len(orders)} orders by HTTP checkout in {time.perf_counter() - started:.1f} s (not timed)")
+    warm_up = await run_phase(url, orders[:WARM_UP_ORDERS], 10, key, poll)
+    if any(o.failure for o in warm_up.outcomes):
+        report(warm_up, poll * 1000)
+        raise RuntimeError("warm-up orders were not delivered")
+    phases = []
+    offset = WARM_UP_ORDERS
+    for rate, count in zip(rates, counts, strict=True):
+        await asyncio.sleep(1)
+        phase = await run_phase(url, orders[offset : offset + count], rate, key, poll)
+        offset += count
+        report(phase, poll * 1000)
+        phases.append(phase)
+    return phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="50,200", help="offered notify rates, orders/s (default 50,200)")
+    parser.add_argument("--seconds", type=float, default=10, help="how long each rate is offered (default 10)")
+    parser.add_argument("--poll-ms", type=float, default=20, help="order status poll interval (default 20)")
+    parser.add_argument("--log-dir", type=Path, default=None, help="keep the server and worker logs here")
+    args = parser.parse_args()
+    os.environ.setdefault("KAQUAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    os.environ.setdefault("KAQUAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    rates = [float(rate) for rate in args.rates.split(",")]
+    total = WARM_UP_ORDERS + sum(round(rate * args.seconds) for rate in rates)
+
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        log_dir = args.log_dir or tmp
+        log_dir.mkdir(parents=True, exist_ok=True)
+        database_url = stack.enter_context(throwaway_postgres())
+        redis_url, namespace = stack.enter_context(throwaway_redis_namespace())
+        port = free_port()
+        env = app_environment(tmp / "var", database_url, redis_url, namespace, port)
+        kaquan(env, "setup", "--no-demo")
+        kaquan(env, "product", "create", SKU, "--name", "bench", "--face-value", "20", "--price", PRICE,
+               "--kind", "voucher", "--on-sale")  # fmt: skip
+        kaquan(env, "codes", "generate", "--product", SKU, "--count", str(total + 100))
+        server_log, worker_log = log_dir / "server.log", log_dir / "worker.log"
+        server = start(stack, env, server_log, "serve", "--port", str(port))
+        start(stack, env, worker_log, "worker", "--processes", str(WORKER_PROCESSES))
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, server, server_log)
+        print(
+            f"PostgreSQL + Redis, 1 `kaquan serve`, `kaquan worker` × {WORKER_PROCESSES} processes;"
+            f" {os.cpu_count()} CPU cores shared with this load generator; status polled every {args.poll_ms:g} ms"
+        )
+        try:
+            asyncio.run(measure(url, env["KAQUAN_EPAY_KEY"], rates, args.seconds, args.poll_ms / 1000))
+        finally:
+            log_problems([server_log, worker_log])
+            if args.log_dir:
+                print(f"logs kept in {args.log_dir}")
+
+
+if __name__ == "__main__":
+    main()
