@@ -23,7 +23,7 @@ def catalog(locale: str) -> Mapping[str, str]:
     return json.loads((LOCALE_DIR / f"{locale}.json").read_text(encoding="utf-8"))
 
 
-def translate(locale: str, key: str, **params: Any) -> str:
+def translate(locale: str, key: str, /, **params: Any) -> str:
     """The text for `key` in `locale`, falling back to English and then to the key itself."""
     text = catalog(locale).get(key) or catalog("en").get(key) or key
     return text.format(**params) if params else text
@@ -69,7 +69,7 @@ def _decide(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return negotiate(connection.headers.get("accept-language")) or DEFAULT_LOCALE
 
 
-def template_gettext(context: Mapping[str, Any], key: str, default: str | None = None, **params: Any) -> str:
+def template_gettext(context: Mapping[str, Any], key: str, /, default: str | None = None, **params: Any) -> str:
     """`_("key", name=…)` in templates, in the request's locale; `default` for keys that may have no text
     (a reason staff typed in rather than one of ours)."""
     if default is not None and key not in catalog("en"):

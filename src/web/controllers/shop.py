@@ -58,7 +58,7 @@ class ShopController(Controller):
         context = {"product": product, "left": left, "pooled": product.delivery_kind in POOLED_KINDS}
         return with_device(request, Template("shop/product.html", context=context))
 
-    @post("/p/{sku:str}/orders")
+    @post("/p/{sku:str}/orders", status_code=200)
     async def checkout(
         self,
         request: Request[Any, Any, Any],
@@ -116,7 +116,7 @@ class LookupController(Controller):
     async def lookup_page(self) -> Template:
         return Template("shop/lookup.html")
 
-    @post("/lookup")
+    @post("/lookup", status_code=200)
     async def look_up(
         self, request: Request[Any, Any, Any], data: Form[LookupForm], ordering: NamedDependency[Ordering]
     ) -> Response[Any]:
