@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,11 +30,39 @@ class Server:
     url: str
     env: dict[str, str]
     log: Path
+    worker: subprocess.Popen[bytes] | None = None
 
     def kaquan(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*KAQUAN, *args], env={**self.env, **env}, capture_output=True, text=True, timeout=60, check=False
         )
+
+    def start_worker(self) -> None:
+        """`kaquan worker` in its own process group: killing the group takes its forked workers too."""
+        with self.log.open("a") as sink:
+            self.worker = subprocess.Popen(
+                [*KAQUAN, "worker", "--processes", "1", "--threads", "2"],
+                env=self.env,
+                stdout=sink,
+                stderr=sink,
+                start_new_session=True,
+            )
+
+    def kill_worker(self) -> None:
+        """As a crash or an OOM kill would: SIGKILL, no clean shutdown, messages in flight unacknowledged."""
+        if self.worker is not None:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+            self.worker.wait(timeout=15)
+            self.worker = None
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            try:
+                self.worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill_worker()
+            self.worker = None
 
     def add_staff(self, username: str, role: str, password: str) -> None:
         done = self.kaquan("user", "create", username, "--role", role, KAQUAN_NEW_PASSWORD=password)
@@ -57,29 +86,21 @@ def running_app(tmp: Path, **env: str) -> Iterator[Server]:
     assert setup.returncode == 0, setup.stderr
     port = free_port()
     log = tmp / "server.log"
-    processes = []
     with log.open("w") as sink:
-        processes.append(
-            subprocess.Popen([*KAQUAN, "serve", "--port", str(port)], env=environment, stdout=sink, stderr=sink)
-        )
+        web = subprocess.Popen([*KAQUAN, "serve", "--port", str(port)], env=environment, stdout=sink, stderr=sink)
+    server = Server(f"http://127.0.0.1:{port}", environment, log)
+    try:
         if env.get("KAQUAN_REDIS_URL"):
-            processes.append(
-                subprocess.Popen(
-                    [*KAQUAN, "worker", "--processes", "1", "--threads", "2"], env=environment, stdout=sink, stderr=sink
-                )
-            )
-        url = f"http://127.0.0.1:{port}"
+            server.start_worker()
+        _wait_until_healthy(server.url, web, log)
+        yield server
+    finally:
+        server.stop_worker()
+        web.terminate()
         try:
-            _wait_until_healthy(url, processes[0], log)
-            yield Server(url, environment, log)
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            web.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            web.kill()
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

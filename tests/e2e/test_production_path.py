@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from adapters.keys import KeyRing
@@ -69,3 +70,18 @@ def test_the_login_throttle_is_shared_through_redis(production_server):
     production_server.add_staff("target", "clerk", "target's password")
     codes = [Browser(production_server.url).login("target", f"guess {n}", htmx=True).status_code for n in range(6)]
     assert codes == [401] * 5 + [429]
+
+
+def test_production_has_no_sandbox_gateway_and_sends_buyers_to_the_real_one(production_server):
+    assert httpx.get(f"{production_server.url}/sandbox/pay/submit.php?pid=1000").status_code == 404
+    made = production_server.kaquan(
+        "product", "create", "PROD-1", "--name", "Card", "--face-value", "10", "--price", "9.50", "--kind", "manual",
+        "--on-sale",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    buyer = Browser(production_server.url)
+    buyer.get("/p/PROD-1")
+    placed = buyer.post("/p/PROD-1/orders", {"contact": "buyer@example.com", "quantity": "1"})
+    assert placed.status_code == 303
+    assert placed.headers["location"].startswith("https://pay.example.com/submit.php?pid=1000&")
+    assert "form-action 'self' https://pay.example.com" in placed.headers["content-security-policy"]
