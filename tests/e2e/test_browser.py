@@ -165,3 +165,46 @@ def test_the_owner_changes_a_role_and_disables_a_member_in_the_staff_table(page,
     row.get_by_role("button", name="Disable").click()
     row.get_by_text("Disabled").wait_for()
     assert row.get_by_role("button", name="Enable").is_visible()
+
+
+def test_a_buyer_pays_and_watches_the_order_page_deliver_then_reveals_and_copies_the_code(page, app_server, tmp_path):
+    made = app_server.kaquan(
+        "product", "create", "BROWSER-BUY", "--name", "Browser Card", "--face-value", "10", "--price", "8.80",
+        "--instructions", "Redeem it in the app.", "--on-sale",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    codes = tmp_path / "codes.csv"
+    codes.write_text("BROWSER-CODE-0001-ABCD,PIN-0001\n")
+    assert (
+        app_server.kaquan("codes", "import", str(codes), "--product", "BROWSER-BUY", "--source", "e2e").returncode == 0
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+
+    page.goto("/shop")
+    page.get_by_role("link", name="Browser Card").click()
+    form = page.locator("#checkout")
+    form.get_by_label("Email or phone").fill("not a contact")
+    form.get_by_role("button", name="Order and pay").click()
+    form.locator(".form-errors").get_by_text("Enter an email address or a phone number.").wait_for()
+    assert form.get_by_label("Email or phone").get_attribute("aria-invalid") == "true"
+    form.get_by_label("Email or phone").fill("browser@example.com")
+    form.get_by_role("button", name="Order and pay").click()
+
+    page.wait_for_url("**/sandbox/pay/SB*")
+    assert page.get_by_text("¥8.80").is_visible()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    page.wait_for_url("**/o/*")
+    # The order page follows the order by itself: no reload.
+    page.locator('#order-status[data-status="delivered"]').wait_for(timeout=30_000)
+    page.get_by_role("link", name="Open code 1").click()
+
+    page.wait_for_url("**/r/*")
+    number = page.locator("#code-number")
+    assert number.input_value() == "BROW****ABCD"
+    assert page.get_by_text("Redeem it in the app.").is_visible() and page.locator(".qr-code svg").is_visible()
+    page.get_by_role("button", name="Show code").click()
+    page.locator('[data-revealed="yes"]').wait_for()
+    assert number.input_value() == "BROWSER-CODE-0001-ABCD"
+    assert page.locator("#code-pin").input_value() == "PIN-0001"
+    page.locator('[data-copy="#code-number"]').click()
+    assert page.evaluate("navigator.clipboard.readText()") == "BROWSER-CODE-0001-ABCD"
