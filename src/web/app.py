@@ -65,7 +65,8 @@ SESSION_COOKIE = "kaquan_session"
 
 @get("/", exclude_from_auth=True, include_in_schema=False)
 async def home() -> Redirect:
-    return Redirect("/admin")
+    """The shop's address is where buyers land; staff go to /admin."""
+    return Redirect("/shop")
 
 
 def create_app(container: Container | None = None) -> Litestar:

@@ -8,7 +8,10 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from domain.orders import OrderQuery
+from domain.paging import PageRequest
 from domain.services.operations import Operations
+from domain.services.order_desk import OrderDesk
 from domain.services.stock import LOW_STOCK, Stock
 from domain.staff import Permission, StaffMember
 from web.auth import requires
@@ -24,12 +27,27 @@ class AdminController(Controller):
 
     @get("/")
     async def dashboard(
-        self, request: Request[Any, Any, Any], operations: NamedDependency[Operations], stock: NamedDependency[Stock]
+        self,
+        request: Request[Any, Any, Any],
+        operations: NamedDependency[Operations],
+        stock: NamedDependency[Stock],
+        order_desk: NamedDependency[OrderDesk],
     ) -> Template:
         health, beats = await operations.worker_status()
         member: StaffMember = request.user
         low = await stock.running_low() if member.can(Permission.VIEW_CATALOG) else []
-        context = {"worker_health": health, "beats": beats[:5], "running_low": low, "low_stock": LOW_STOCK}
+        waiting = (
+            await order_desk.search(OrderQuery(needs_action=True), PageRequest(1, 5))
+            if member.can(Permission.VIEW_ORDERS)
+            else None
+        )
+        context = {
+            "worker_health": health,
+            "beats": beats[:5],
+            "running_low": low,
+            "low_stock": LOW_STOCK,
+            "needs_action": waiting,
+        }
         return Template("admin/dashboard.html", context=context)
 
     @get("/audit", guards=[requires(Permission.VIEW_AUDIT)])
