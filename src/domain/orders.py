@@ -276,12 +276,12 @@ class Order:
     def expire(self, now: datetime) -> None:
         self.move(S.EXPIRED, now, "payment_window_passed")
 
-    def cancel(self, now: datetime, reason: str, actor: str) -> None:
-        self.move(S.CANCELLED, now, reason, actor)
-
-    def check_amount(self, amount: Money) -> None:
-        if amount != self.total:
-            raise WrongAmount(f"paid {amount}, owed {self.total}", expected=self.total.amount, got=amount.amount)
+    def end(self, status: OrderStatus, now: datetime, reason: str, actor: str) -> None:
+        """Cancelled (unpaid) or refunded (paid): the order is over, and nobody needs to act on it."""
+        if status not in (S.CANCELLED, S.REFUNDED):
+            raise IllegalOrderTransition(f"an order does not end as {status}", status=self.status)
+        self.move(status, now, reason, actor)
+        self.attention = None
 
     def confirm_payment(self, amount: Money, method: str, now: datetime, *, reserved: bool) -> None:
         """Money arrived (amount already checked). Late payments need `reserved` stock, else staff act."""
@@ -314,16 +314,8 @@ class Order:
         self.start_delivery(now)
         self.attention = Attention.FULFIL
 
-    def refund(self, now: datetime, reason: str, actor: str) -> None:
-        self.move(S.REFUNDED, now, reason, actor)
-        self.attention = None
-
     def can_be_fulfilled_by_hand(self) -> bool:
         return self.status in OWED and self.undelivered_units > 0
-
-
-class WrongAmount(DomainError):
-    code = "wrong_amount"
 
 
 def new_order_number(now: datetime) -> str:

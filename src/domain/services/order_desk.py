@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
-from domain.orders import UNPAID, Order, OrderEvent, OrderQuery
+from domain.orders import UNPAID, Order, OrderEvent, OrderQuery, OrderStatus
 from domain.paging import Page, PageRequest
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit
@@ -40,27 +40,24 @@ class OrderDesk:
 
     async def cancel(self, order_id: int, reason: str, actor: Actor) -> Order:
         """An unpaid order is called off and its stock goes back to the pool."""
-        reason = _reason(reason)
-        now = self.clock.now()
-        async with self.uow() as uow:
-            order = await _order(uow, order_id)
-            order.cancel(now, reason, actor.name)
-            await uow.codes.release(order.holder, now)
-            await self._keep(uow, order, actor, "order.cancel", reason)
-        return order
+        return await self._end(order_id, OrderStatus.CANCELLED, reason, actor)
 
     async def refund(self, order_id: int, reason: str, actor: Actor) -> Order:
         """Record that the buyer's money was returned; reserved codes go back, and the order's links stop working.
 
         EPay gateways refund in their own merchant console; balance refunds post to the ledger (resellers).
         """
+        return await self._end(order_id, OrderStatus.REFUNDED, reason, actor)
+
+    async def _end(self, order_id: int, status: OrderStatus, reason: str, actor: Actor) -> Order:
         reason = _reason(reason)
         now = self.clock.now()
         async with self.uow() as uow:
             order = await _order(uow, order_id)
-            order.refund(now, reason, actor.name)
+            order.end(status, now, reason, actor.name)
             await uow.codes.release(order.holder, now)
-            await self._keep(uow, order, actor, "order.refund", reason)
+            action = "order.cancel" if status is OrderStatus.CANCELLED else "order.refund"
+            await self._keep(uow, order, actor, action, reason)
         return order
 
     async def resend_notification(self, order_id: int, actor: Actor) -> Order:

@@ -80,7 +80,7 @@ class ShopController(Controller):
         )
         return go(request, ordering.payment_url(order, base_url(request)))
 
-    @get("/o/{number:str}")
+    @get(["/o/{number:str}", "/o/{number:str}/status"])
     async def order(
         self,
         request: Request[Any, Any, Any],
@@ -89,21 +89,17 @@ class ShopController(Controller):
         redemption: NamedDependency[Redemption],
         k: FromQuery[str] = "",
     ) -> Template:
-        """The order page, reached from the gateway or a lookup; it polls itself until the order settles."""
-        context = await _order_context(request, number, k, ordering, redemption)
-        return Template("shop/order.html", context=context)
-
-    @get("/o/{number:str}/status")
-    async def order_status(
-        self,
-        request: Request[Any, Any, Any],
-        number: str,
-        ordering: NamedDependency[Ordering],
-        redemption: NamedDependency[Redemption],
-        k: FromQuery[str] = "",
-    ) -> Template:
-        context = await _order_context(request, number, k, ordering, redemption)
-        return Template("shop/_order_status.html", context=context)
+        """The order page, reached from the gateway or a lookup; its /status fragment polls until the order settles."""
+        order = await ordering.view(number, k)
+        base = base_url(request)
+        context = {
+            "order": order,
+            "key": k,
+            "links": [f"{base}/r/{token}" for token in await redemption.tokens(order)],
+            "payment_url": ordering.payment_url(order, base),
+        }
+        fragment = request.url.path.endswith("/status")
+        return Template("shop/_order_status.html" if fragment else "shop/order.html", context=context)
 
 
 class LookupController(Controller):
@@ -122,16 +118,3 @@ class LookupController(Controller):
     ) -> Response[Any]:
         order, key = await ordering.look_up(data.number, data.contact)
         return go(request, f"/o/{order.number}?k={key}")
-
-
-async def _order_context(
-    request: Request[Any, Any, Any], number: str, key: str, ordering: Ordering, redemption: Redemption
-) -> dict[str, Any]:
-    order = await ordering.view(number, key)
-    base = base_url(request)
-    return {
-        "order": order,
-        "key": key,
-        "links": [f"{base}/r/{token}" for token in await redemption.tokens(order)],
-        "payment_url": ordering.payment_url(order, base),
-    }
