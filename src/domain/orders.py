@@ -228,7 +228,7 @@ class Order:
             device=request.device,
             updated_at=now,
         )
-        order.record(now, "placed", details={"quantity": quantity, "total": order.total.minor})
+        order.record(now, "placed", "buyer", {"quantity": quantity, "total": order.total.minor})
         return order
 
     @property

@@ -7,6 +7,7 @@ from typing import Any
 import segno
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 
 from domain.services.redemption import Redemption
@@ -20,7 +21,7 @@ class RedeemController(Controller):
 
     @get("/{token:str}")
     async def page(
-        self, request: Request[Any, Any, Any], token: str, redemption: NamedDependency[Redemption]
+        self, request: Request[Any, Any, Any], token: FromPath[str], redemption: NamedDependency[Redemption]
     ) -> Template:
         found = await redemption.view(token)
         link = f"{base_url(request)}/r/{token}"
@@ -29,7 +30,7 @@ class RedeemController(Controller):
 
     @post("/{token:str}/reveal", status_code=200)
     async def reveal(
-        self, request: Request[Any, Any, Any], token: str, redemption: NamedDependency[Redemption]
+        self, request: Request[Any, Any, Any], token: FromPath[str], redemption: NamedDependency[Redemption]
     ) -> Template:
         """The code in full, for this one response; the reveal is counted and logged."""
         found = await redemption.reveal(token, client_ip(request))

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from adapters.payments.sandbox import SandboxGateway, SandboxRefused
@@ -26,22 +27,22 @@ class SandboxController(Controller):
         return Redirect(f"/sandbox/pay/{payment.trade_no}", status_code=303)
 
     @get("/{trade_no:str}")
-    async def page(self, trade_no: str, sandbox: NamedDependency[SandboxGateway]) -> Template:
+    async def page(self, trade_no: FromPath[str], sandbox: NamedDependency[SandboxGateway]) -> Template:
         payment = sandbox.get(trade_no)
         if payment is None:
             raise NotFoundException()
         return Template("sandbox/pay.html", context={"payment": payment})
 
     @post("/{trade_no:str}/pay")
-    async def pay(self, trade_no: str, sandbox: NamedDependency[SandboxGateway]) -> Response[Any]:
+    async def pay(self, trade_no: FromPath[str], sandbox: NamedDependency[SandboxGateway]) -> Response[Any]:
         return self._settle(sandbox.pay, trade_no)
 
     @post("/{trade_no:str}/fail")
-    async def fail(self, trade_no: str, sandbox: NamedDependency[SandboxGateway]) -> Response[Any]:
+    async def fail(self, trade_no: FromPath[str], sandbox: NamedDependency[SandboxGateway]) -> Response[Any]:
         return self._settle(sandbox.fail, trade_no)
 
     @staticmethod
-    def _settle(action: Any, trade_no: str) -> Response[Any]:
+    def _settle(action: Any, trade_no: FromPath[str]) -> Response[Any]:
         try:
             return Redirect(action(trade_no), status_code=303)
         except SandboxRefused as refused:

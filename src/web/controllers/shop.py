@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from domain.catalog import ProductQuery
@@ -47,7 +47,7 @@ class ShopController(Controller):
     async def product(
         self,
         request: Request[Any, Any, Any],
-        sku: str,
+        sku: FromPath[str],
         catalog: NamedDependency[Catalog],
         stock: NamedDependency[Stock],
     ) -> Response[Any]:
@@ -62,7 +62,7 @@ class ShopController(Controller):
     async def checkout(
         self,
         request: Request[Any, Any, Any],
-        sku: str,
+        sku: FromPath[str],
         data: Form[CheckoutForm],
         ordering: NamedDependency[Ordering],
     ) -> Response[Any]:
@@ -84,7 +84,7 @@ class ShopController(Controller):
     async def order(
         self,
         request: Request[Any, Any, Any],
-        number: str,
+        number: FromPath[str],
         ordering: NamedDependency[Ordering],
         redemption: NamedDependency[Redemption],
         k: FromQuery[str] = "",
