@@ -9,6 +9,7 @@ import dramatiq
 
 from adapters.queue.runtime import services, worker_name
 from domain.audit import Actor
+from domain.errors import DomainError
 from domain.operations import HEARTBEAT_EVERY
 
 
@@ -41,7 +42,14 @@ async def reseal_codes() -> None:
     await services().key_rotation.reseal_all(Actor.system())
 
 
-@dramatiq.actor(queue_name="delivery", max_retries=20, min_backoff=500, max_backoff=60_000, time_limit=60_000)
+@dramatiq.actor(
+    queue_name="delivery",
+    max_retries=20,
+    min_backoff=500,
+    max_backoff=60_000,
+    time_limit=60_000,
+    throws=(DomainError,),  # a rule said no: retrying cannot change that (the order shows why)
+)
 async def deliver_order(order_id: int) -> None:
     """Deliver a paid order; a delivered (or otherwise settled) order makes this a no-op."""
     await services().delivery.deliver(order_id)
@@ -54,6 +62,7 @@ async def deliver_order(order_id: int) -> None:
     max_backoff=15 * 60_000,
     time_limit=120_000,
     on_retry_exhausted="notify_gave_up",
+    throws=(DomainError,),
 )
 async def notify_buyer(order_id: int) -> None:
     """Mail the buyer the redemption links. Its own queue: a slow mail server never holds up delivery."""
