@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.login
 	$(BIN)/python -m bench.allocation
 	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.delivery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

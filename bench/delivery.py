@@ -10,9 +10,10 @@ p50/p90/p99/max of t1 - t0 per rate, how long notifies took to answer, and every
 Read the figures as an upper bound: the load generator runs on the same machine and competes with the server,
 the workers, PostgreSQL and Redis for the CPU cores (the reference machine has 2), its status polls are load on
 the server too, and the poll interval (printed) bounds the resolution. An order not visible 30 s after its notify
-was due counts as failed, which bounds each phase; a few warm-up orders are delivered before timing starts.
+was sent counts as failed, which bounds each phase; a few warm-up orders are delivered before timing starts.
+`--web 2` runs two `kaquan serve` processes (on two ports, each buyer sticking to one, as behind a balancer).
 
-Run: .venv/bin/python -m bench.delivery [--rates 50,200] [--seconds 10] [--poll-ms 20] [--log-dir DIR]
+Run: .venv/bin/python -m bench.delivery [--rates 50,200] [--seconds 10] [--poll-ms 20] [--web 1] [--log-dir DIR]
 (it creates and drops its own database and Redis namespace, on the services in KAQUAN_TEST_POSTGRES_URL and
 KAQUAN_TEST_REDIS_URL, by default the local ones).
 """
@@ -25,13 +26,14 @@ import os
 import re
 import resource
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -49,7 +51,7 @@ PRICE = "19.80"
 MERCHANT_ID = "1000"
 WORKER_PROCESSES = 2
 WARM_UP_ORDERS = 10
-VISIBLE_WITHIN = 30.0  # seconds after the notify was due; later counts as a failure
+VISIBLE_WITHIN = 30.0  # seconds after the notify was sent; later counts as a failure
 DRAIN_WITHIN = 60.0  # seconds to wait between rates for the previous one's deliveries to finish
 # Below uvicorn's 5 s keep-alive: never reuse a connection the server is about to close.
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=3)
@@ -139,16 +141,27 @@ def kaquan(env: dict[str, str], *args: str) -> str:
 
 
 def start(stack: ExitStack, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    """A `kaquan` process that is stopped when the stack unwinds (an error or Ctrl-C too)."""
+    """A `kaquan` process that is stopped when the stack unwinds (an error or Ctrl-C too).
+
+    In a session of its own, so that a Ctrl-C reaches only this script, which then stops it with one SIGTERM:
+    Dramatiq's worker processes take a second signal during their shutdown as "exit now" and then hang on their
+    threads. Whatever outlives the grace period is killed with its whole process group.
+    """
     sink = stack.enter_context(log.open("w"))
-    process = subprocess.Popen([KAQUAN, *args], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([KAQUAN, *args], env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop() -> None:
+        if process.poll() is not None:
+            tail = "\n    ".join(log.read_text(errors="replace").splitlines()[-15:])
+            print(f"`kaquan {args[0]}` had exited with status {process.returncode}; its log ends:\n    {tail}")
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # any child it left behind
+            return
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
     stack.callback(stop)
@@ -169,17 +182,31 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
 
 
+def conninfo(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 async def drain(database_url: str) -> float:
     """Wait until no paid order waits for delivery (twice in a row), so one rate's backlog never meets the next."""
-    conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     started = time.perf_counter()
     quiet = 0
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as db:
+    async with await psycopg.AsyncConnection.connect(conninfo(database_url), autocommit=True) as db:
         while quiet < 2 and time.perf_counter() - started < DRAIN_WITHIN:
             waiting = await (await db.execute("SELECT count(*) FROM orders WHERE status = 'paid'")).fetchone()
             quiet = quiet + 1 if waiting and waiting[0] == 0 else 0
             await asyncio.sleep(0.5)
     return time.perf_counter() - started
+
+
+async def queue_and_worker_ms(database_url: str, numbers: list[str]) -> list[float]:
+    """Per order, from the app's own clocks: paid (notify handling began) to a worker beginning its delivery."""
+    async with await psycopg.AsyncConnection.connect(conninfo(database_url), autocommit=True) as db:
+        rows = await db.execute(
+            "SELECT extract(epoch FROM d.delivered_at - o.paid_at) * 1000 FROM orders o"
+            " JOIN deliveries d ON d.order_id = o.id WHERE o.number = ANY(%s)",
+            (numbers,),
+        )
+        return [float(ms) for (ms,) in await rows.fetchall()]
 
 
 # --- buyers and the gateway over HTTP -----------------------------------------------------------------------
@@ -292,23 +319,22 @@ async def run_phase(orders: list[Order], rate: float, key: str, poll: float) -> 
         httpx.AsyncClient(timeout=VISIBLE_WITHIN, limits=LIMITS) as gateway,
         httpx.AsyncClient(timeout=VISIBLE_WITHIN, limits=LIMITS) as buyer,
     ):
-        tasks = []
         cpu_before = cpu_time()
         phase.started = time.perf_counter()
-        for i, order in enumerate(orders):
-            outcome = Outcome(scheduled=phase.started + i / rate)
-            phase.outcomes.append(outcome)
-            delay = outcome.scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one_order(gateway, buyer, order, key, poll, outcome)))
-        await asyncio.gather(*tasks)
+        async with asyncio.TaskGroup() as orders_in_flight:  # Ctrl-C cancels them all
+            for i, order in enumerate(orders):
+                outcome = Outcome(scheduled=phase.started + i / rate)
+                phase.outcomes.append(outcome)
+                delay = outcome.scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                orders_in_flight.create_task(one_order(gateway, buyer, order, key, poll, outcome))
         phase.wall_seconds = time.perf_counter() - phase.started
         phase.cpu_seconds = cpu_time() - cpu_before
     return phase
 
 
-def report(phase: Phase, poll_ms: float) -> None:
+def report(phase: Phase, poll_ms: float, in_app_ms: list[float]) -> None:
     outcomes = phase.outcomes
     accepted = [o for o in outcomes if o.accepted is not None]
     done = [o for o in accepted if o.visible is not None and o.linked is not None]
@@ -343,6 +369,11 @@ def report(phase: Phase, poll_ms: float) -> None:
             f" the redemption page answered in p50 {percentile(redeem_ms, 0.5):.0f} ms,"
             f" p99 {percentile(redeem_ms, 0.99):.0f} ms"
         )
+    if in_app_ms:
+        print(
+            f"  paid → a worker began delivering (database clocks): p50 {percentile(in_app_ms, 0.5):.0f} ms,"
+            f" p99 {percentile(in_app_ms, 0.99):.0f} ms, max {max(in_app_ms):.0f} ms ({len(in_app_ms)} orders)"
+        )
     if achieved < 0.9 * phase.rate:
         print("  the app did not keep up with the offered rate: these latencies are mostly queueing")
     for failure, count in Counter(o.failure for o in outcomes if o.failure).most_common():
@@ -376,7 +407,7 @@ async def measure(
     print(f"placed {len(orders)} orders by HTTP checkout in {time.perf_counter() - started:.1f} s (not timed)")
     warm_up = await run_phase(orders[:WARM_UP_ORDERS], 10, key, poll)
     if any(o.failure for o in warm_up.outcomes):
-        report(warm_up, poll * 1000)
+        report(warm_up, poll * 1000, [])
         raise RuntimeError("the warm-up orders were not delivered")
     offset = WARM_UP_ORDERS
     for n, (rate, count) in enumerate(zip(rates, counts, strict=True)):
@@ -385,9 +416,10 @@ async def measure(
             if waited > 2:
                 print(f"  (waited {waited:.0f} s for the previous rate's deliveries to finish)")
         await asyncio.sleep(1)
-        phase = await run_phase(orders[offset : offset + count], rate, key, poll)
+        timed = orders[offset : offset + count]
         offset += count
-        report(phase, poll * 1000)
+        phase = await run_phase(timed, rate, key, poll)
+        report(phase, poll * 1000, await queue_and_worker_ms(database_url, [order.number for order in timed]))
 
 
 def main() -> None:
@@ -439,4 +471,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted; the app's processes, database and Redis keys are gone")
