@@ -219,7 +219,7 @@ def install_broker(settings: Settings) -> dramatiq.Broker:
 
 
 def embedded_worker(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Worker:
-    return dramatiq.Worker(broker, worker_threads=settings.worker_threads)
+    return dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=settings.worker_idle_poll_ms)
 
 
 async def send_heartbeats(clock: SystemClock | None = None) -> None:

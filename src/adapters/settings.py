@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 12 * 3600
     worker_threads: int = 4
     worker_processes: int = 2
+    worker_idle_poll_ms: int = Field(default=100, description="how long an idle worker waits before asking Redis again")
 
     @property
     def is_production(self) -> bool:

@@ -213,8 +213,11 @@ async def test_a_lost_delivery_message_is_swept_up(shop, container):
     assert await shop.delivery.sweep() == 0, "a fresh payment is left to its own message"
     later = replace(shop.delivery, clock=ShiftedClock(timedelta(seconds=10)))
     assert await later.sweep() == 1 and shop.jobs.delivered == [order.id]
+    assert await later.sweep() == 0, "not again at every sweep: a lagging queue is not flooded with copies"
+    much_later = replace(later, clock=ShiftedClock(timedelta(seconds=25)))
+    assert await much_later.sweep() == 1, "but again while it stays undelivered"
     await shop.delivery.deliver(order.id)
-    assert await later.sweep() == 0, "delivered orders are not swept again"
+    assert await replace(later, clock=ShiftedClock(timedelta(minutes=5))).sweep() == 0, "delivered: never again"
 
 
 async def test_a_late_payment_is_delivered_when_stock_allows(shop, container):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, time
@@ -99,15 +100,14 @@ def worker(processes: int | None, threads: int | None) -> None:
     settings = Settings()
     if not settings.redis_url:
         raise click.ClickException("KAQUAN_REDIS_URL is not set: without Redis, `kaquan serve` runs the worker itself")
-    from dramatiq.cli import main as dramatiq_main
-
-    sys.argv = [
-        "dramatiq",
-        "adapters.queue.worker",
+    # A fresh interpreter: Dramatiq reads its idle-poll interval from the environment when it is imported.
+    command = [
+        sys.executable, "-m", "dramatiq", "adapters.queue.worker",
         "--processes", str(processes or settings.worker_processes),
         "--threads", str(threads or settings.worker_threads),
     ]  # fmt: skip
-    sys.exit(dramatiq_main())
+    environment = {**os.environ, "dramatiq_worker_timeout": str(settings.worker_idle_poll_ms)}
+    os.execve(sys.executable, command, environment)  # noqa: S606 — our own interpreter, fixed arguments
 
 
 @cli.group()

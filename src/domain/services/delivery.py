@@ -7,7 +7,7 @@ code in at most one unit). A lost queue message only delays delivery; the sweepe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain.audit import Actor, AuditEntry
@@ -17,8 +17,11 @@ from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit, content_binding, new_token, token_binding, token_hash
 
-# A paid order not delivered after this long has lost its message (or its worker): send it again.
+# A paid order not delivered after this long has lost its message (or its worker): send it again, and
+# again while it stays undelivered, each time waiting twice as long up to a minute (not every sweep:
+# a lagging queue must not be flooded with copies).
 REDELIVER_AFTER = timedelta(seconds=5)
+NUDGE_AT_MOST_EVERY = timedelta(minutes=1)
 
 
 class NothingToFulfil(DomainError):
@@ -31,6 +34,8 @@ class Delivery:
     vault: CodeVault
     jobs: BackgroundJobs
     clock: Clock
+    # This process's sweeper: for each order still waiting, when it is due again and how often it was sent.
+    _nudged: dict[int, tuple[datetime, int]] = field(default_factory=dict, compare=False, repr=False)
 
     async def deliver(self, order_id: int) -> None:
         """Deliver a paid order. Safe to run any number of times, also at once: only the first does anything."""
@@ -49,12 +54,18 @@ class Delivery:
             await self.jobs.notify_buyer(order_id)
 
     async def sweep(self) -> int:
-        """Send paid orders that should have been delivered by now to the workers again."""
+        """Send paid orders that should have been delivered by now to the workers again; returns how many."""
+        now = self.clock.now()
         async with self.uow(read_only=True) as uow:
-            waiting = await uow.orders.waiting_for_delivery(self.clock.now() - REDELIVER_AFTER, limit=500)
-        for order_id in waiting:
+            waiting = await uow.orders.waiting_for_delivery(now - REDELIVER_AFTER, limit=500)
+        for gone in self._nudged.keys() - set(waiting):
+            del self._nudged[gone]
+        due = [order_id for order_id in waiting if self._nudged.get(order_id, (now, 0))[0] <= now]
+        for order_id in due:
             await self.jobs.deliver_order(order_id)
-        return len(waiting)
+            sent = self._nudged.get(order_id, (now, 0))[1] + 1
+            self._nudged[order_id] = (now + min(REDELIVER_AFTER * 2**sent, NUDGE_AT_MOST_EVERY), sent)
+        return len(due)
 
     async def retry_from_stock(self, order_id: int, actor: Actor) -> Order:
         """Staff: deliver what is still owed from the pool (stock arrived after a late payment, say)."""
