@@ -172,7 +172,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         imports=CodeImports(uow, vault, CodeFiles(), jobs, stock, clock),
         codes=Codes(uow, vault, clock),
         key_rotation=KeyRotation(uow, vault, jobs, clock),
-        ordering=Ordering(uow, gateway, HmacSigner(keys.secret_key), jobs, clock, policy),
+        ordering=Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy),
         delivery=Delivery(uow, vault, jobs, clock),
         order_desk=OrderDesk(uow, jobs, clock),
         redemption=Redemption(uow, vault, clock),

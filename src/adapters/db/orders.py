@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.db.engine import insert_for
 from adapters.db.tables import order_events, order_payments, orders, products
 from domain.catalog import DeliveryKind
 from domain.money import Money
@@ -88,21 +88,20 @@ class SqlOrders:
         return list(rows.scalars())
 
     async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
-        try:
-            async with self._db.begin_nested():
-                await self._db.execute(
-                    insert(order_payments).values(
-                        order_id=order_id,
-                        gateway=notice.gateway,
-                        trade_no=notice.trade_no,
-                        amount_minor=notice.amount.minor,
-                        currency=notice.amount.currency,
-                        received_at=now,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        recorded = await self._db.execute(
+            insert_for(self._db, order_payments)
+            .values(
+                order_id=order_id,
+                gateway=notice.gateway,
+                trade_no=notice.trade_no,
+                amount_minor=notice.amount.minor,
+                currency=notice.amount.currency,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[order_payments.c.gateway, order_payments.c.trade_no])
+            .returning(order_payments.c.id)
+        )
+        return recorded.first() is not None
 
     async def search(self, query: OrderQuery, page: PageRequest) -> Page[Order]:
         conditions = _conditions(query)
@@ -119,13 +118,14 @@ class SqlOrders:
         return [OrderEvent(row.at, row.kind, row.actor, dict(row.details), row.id) for row in rows]
 
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
-        if events:
+        if events:  # one multi-row INSERT: one round trip however many events
             await self._db.execute(
-                insert(order_events),
-                [
-                    {"order_id": order_id, "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details}
-                    for e in events
-                ],
+                insert(order_events).values(
+                    [
+                        {"order_id": order_id, "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details}
+                        for e in events
+                    ]
+                )
             )
 
     async def _one(self, condition: ColumnElement[bool]) -> Order | None:

@@ -21,9 +21,16 @@ from domain.orders import (
     check_unpaid_cap,
 )
 from domain.payments import PaymentNotice, PaymentRejected, PaymentRequest
-from domain.ports import BackgroundJobs, Clock, PaymentGateway, Signer, UnitOfWork, UnitOfWorkFactory
+from domain.ports import BackgroundJobs, Clock, CodeVault, PaymentGateway, Signer, UnitOfWork, UnitOfWorkFactory
+from domain.services.redemption import order_tokens
 
 ORDER_PAGE = "order-page"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    order: Order
+    tokens: list[str]
 
 
 class NoSuchOrder(NotFound):
@@ -37,6 +44,7 @@ class Ordering:
     uow: UnitOfWorkFactory
     gateway: PaymentGateway
     signer: Signer
+    vault: CodeVault
     jobs: BackgroundJobs
     clock: Clock
     policy: OrderPolicy
@@ -118,15 +126,15 @@ class Ordering:
             await uow.commit()
         return order, True
 
-    async def view(self, number: str, key: str) -> Order:
-        """The buyer's order page; an unknown number and a wrong key look the same."""
+    async def view(self, number: str, key: str) -> OrderPage:
+        """The buyer's order page: the order and its link tokens. An unknown number and a wrong key look the same."""
         if not self.signer.verify(ORDER_PAGE, number, key):
             raise NoSuchOrder("no such order")
         async with self.uow(read_only=True) as uow:
             order = await uow.orders.by_number(number)
-        if order is None:
-            raise NoSuchOrder("no such order")
-        return order
+            if order is None:
+                raise NoSuchOrder("no such order")
+            return OrderPage(order, await order_tokens(uow, self.vault, order))
 
     async def look_up(self, number: str, contact: str) -> tuple[Order, str]:
         """Order number plus the contact used at checkout → the order and its page key.

@@ -55,13 +55,6 @@ class Redemption:
             await uow.commit()
         return found
 
-    async def tokens(self, order: Order) -> list[str]:
-        """The order's link tokens, unit by unit (none while nothing is delivered or once refunded)."""
-        if order.status is OrderStatus.REFUNDED or not order.delivered_units:
-            return []
-        async with self.uow(read_only=True) as uow:
-            return await order_tokens(uow, self.vault, order)
-
     async def _load(self, uow: UnitOfWork, token: str) -> Redeemable:
         unit = await uow.deliveries.by_token_hash(token_hash(token)) if token else None
         order = await uow.orders.get(unit.order_id) if unit else None
@@ -85,5 +78,8 @@ class Redemption:
 
 
 async def order_tokens(uow: UnitOfWork, vault: CodeVault, order: Order) -> list[str]:
+    """The order's link tokens, unit by unit: none while nothing is delivered, and none once refunded."""
+    if order.status is OrderStatus.REFUNDED or not order.delivered_units:
+        return []
     units = await uow.deliveries.of_order(order.id or 0)
     return [vault.open(unit.token, binding=token_binding(order.number, unit.unit)).decode() for unit in units]

@@ -15,7 +15,6 @@ from domain.orders import Channel, OrderRequest
 from domain.paging import PageRequest
 from domain.services.catalog import Catalog
 from domain.services.ordering import Ordering
-from domain.services.redemption import Redemption
 from domain.services.stock import POOLED_KINDS, Stock
 from web.auth import base_url, client_ip
 from web.buyers import device_of, with_device
@@ -86,17 +85,16 @@ class ShopController(Controller):
         request: Request[Any, Any, Any],
         number: FromPath[str],
         ordering: NamedDependency[Ordering],
-        redemption: NamedDependency[Redemption],
         k: FromQuery[str] = "",
     ) -> Template:
         """The order page, reached from the gateway or a lookup; its /status fragment polls until the order settles."""
-        order = await ordering.view(number, k)
+        page = await ordering.view(number, k)
         base = base_url(request)
         context = {
-            "order": order,
+            "order": page.order,
             "key": k,
-            "links": [f"{base}/r/{token}" for token in await redemption.tokens(order)],
-            "payment_url": ordering.payment_url(order, base),
+            "links": [f"{base}/r/{token}" for token in page.tokens],
+            "payment_url": ordering.payment_url(page.order, base),
         }
         fragment = request.url.path.endswith("/status")
         return Template("shop/_order_status.html" if fragment else "shop/order.html", context=context)
