@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("paid_minor", sa.BigInteger(), nullable=True),
         sa.Column("payment_method", sa.String(length=16), server_default="", nullable=False),
         sa.Column("delivered_units", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("refund_due_minor", sa.BigInteger(), nullable=True),
         sa.Column("notification", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_orders_product_id_products")),
@@ -55,6 +56,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_orders_contact_status"), ["contact", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_orders_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_orders_device_status"), ["device", "status"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_orders_notification_updated_at"), ["notification", "updated_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_orders_product_id_created_at"), ["product_id", "created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_orders_status_expires_at"), ["status", "expires_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_orders_status_paid_at"), ["status", "paid_at"], unique=False)
@@ -112,7 +116,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("order_id", "unit", name=op.f("uq_deliveries_order_id_unit")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_deliveries_token_hash")),
     )
-    # ### end Alembic commands ###
 
 
 def downgrade() -> None:
@@ -129,6 +132,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_orders_status_paid_at"))
         batch_op.drop_index(batch_op.f("ix_orders_status_expires_at"))
         batch_op.drop_index(batch_op.f("ix_orders_product_id_created_at"))
+        batch_op.drop_index(batch_op.f("ix_orders_notification_updated_at"))
         batch_op.drop_index(batch_op.f("ix_orders_device_status"))
         batch_op.drop_index(batch_op.f("ix_orders_created_at"))
         batch_op.drop_index(batch_op.f("ix_orders_contact_status"))
@@ -136,4 +140,3 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_orders_attention"))
 
     op.drop_table("orders")
-    # ### end Alembic commands ###

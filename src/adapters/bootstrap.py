@@ -137,6 +137,9 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     keys = load_secrets(settings)
     if settings.is_production and settings.epay_url.startswith("/sandbox"):
         raise MissingSecrets("production mode needs KAQUAN_EPAY_URL: the sandbox gateway exists in dev mode only")
+    if settings.is_production and not settings.public_url:
+        # Mailed links and the gateway's notify URL must not depend on a Host header a client sent.
+        raise MissingSecrets("production mode needs KAQUAN_PUBLIC_URL, e.g. https://shop.example.com")
     clock = SystemClock()
     engine = create_engine(settings.effective_database_url)
     uow = SqlUnitOfWorkFactory(engine)
@@ -176,12 +179,14 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         delivery=Delivery(uow, vault, jobs, clock),
         order_desk=OrderDesk(uow, jobs, clock),
         redemption=Redemption(uow, vault, clock),
-        notifications=Notifications(uow, vault, _mailer(settings), clock, settings.base_url),
+        notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
     )
 
 
 def _mailer(settings: Settings) -> Mailer:
     if settings.smtp_host is None:
+        if settings.is_production:
+            log.warning("KAQUAN_SMTP_HOST is not set: buyer mails are only written to the data directory")
         return DebugMailer(settings.var_dir / "mail", settings.mail_from)
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
     return SmtpMailer(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -32,3 +32,26 @@ def worker_health(beats: list[WorkerBeat], now: datetime) -> WorkerHealth:
         return WorkerHealth.NEVER_SEEN
     latest = max(beat.seen_at for beat in beats)
     return WorkerHealth.OK if now - latest <= STALE_AFTER else WorkerHealth.STALE
+
+
+@dataclass
+class Nudges:
+    """When a sweeper sends lost work (a delivery, a mail) to the workers again.
+
+    First as soon as it is found, then after `first`, twice as long each time, at most every `most`:
+    a lagging queue is not flooded with copies of work it has not reached yet. Per process.
+    """
+
+    first: timedelta
+    most: timedelta
+    _next: dict[int, tuple[datetime, int]] = field(default_factory=dict)
+
+    def due(self, waiting: list[int], now: datetime) -> list[int]:
+        """Of the ids still waiting, those to send now (and they are counted as sent)."""
+        for gone in self._next.keys() - set(waiting):
+            del self._next[gone]
+        due = [item for item in waiting if self._next.get(item, (now, 0))[0] <= now]
+        for item in due:
+            sent = self._next.get(item, (now, 0))[1] + 1
+            self._next[item] = (now + min(self.first * 2 ** (sent - 1), self.most), sent)
+        return due

@@ -62,7 +62,6 @@ class Attention(StrEnum):
     FULFIL = "fulfil"  # manual or top-up product: an operator enters the result
     OUT_OF_STOCK = "out_of_stock"  # paid (often late), but no codes to deliver
     SHORT_DELIVERY = "short_delivery"  # fewer codes than units could be delivered
-    PAID_TWICE = "paid_twice"  # a second, different payment arrived for the order
 
 
 class Channel(StrEnum):
@@ -79,6 +78,10 @@ class TooManyUnpaid(DomainError):
     """A buyer (by contact, address or device) already holds the allowed number of unpaid units."""
 
     code = "too_many_unpaid"
+
+
+class NothingOwedBack(DomainError):
+    code = "nothing_owed_back"
 
 
 class NotForSale(DomainError):
@@ -176,6 +179,8 @@ class Order:
     paid: Money | None = None
     payment_method: str = ""
     delivered_units: int = 0
+    # Money received beyond the order's price (a second, different payment): staff return it.
+    refund_due: Money | None = None
     notification: str = "pending"
     updated_at: datetime | None = None
     id: int | None = None
@@ -276,6 +281,22 @@ class Order:
     def expire(self, now: datetime) -> None:
         self.move(S.EXPIRED, now, "payment_window_passed")
 
+    def paid_again(self, amount: Money, now: datetime) -> None:
+        """Another, different payment for an order already paid: it does not change the order, it is owed back."""
+        self.refund_due = (self.refund_due or Money(0, amount.currency)) + amount
+        self.record(now, "paid_again", details={"amount": amount.minor})
+
+    def extra_payment_returned(self, now: datetime, reason: str, actor: str) -> Money:
+        if not self.refund_due:
+            raise NothingOwedBack(f"order {self.number} owes no extra payment back")
+        returned, self.refund_due = self.refund_due, None
+        self.record(now, "extra_payment_returned", actor, {"amount": returned.minor, "reason": reason})
+        return returned
+
+    @property
+    def needs_action(self) -> bool:
+        return self.attention is not None or bool(self.refund_due)
+
     def end(self, status: OrderStatus, now: datetime, reason: str, actor: str) -> None:
         """Cancelled (unpaid) or refunded (paid): the order is over, and nobody needs to act on it."""
         if status not in (S.CANCELLED, S.REFUNDED):
@@ -299,6 +320,8 @@ class Order:
     def units_delivered(self, count: int, now: datetime, actor: str = "system") -> None:
         """`count` more units went out; the order ends delivered, partially delivered or failed."""
         self.delivered_units += count
+        if count:
+            self.notification = "pending"  # the buyer is told about every delivery
         if self.delivered_units >= self.quantity:
             self.attention = None
             self.move(S.DELIVERED, now, "all_units_delivered", actor)

@@ -256,6 +256,10 @@ class OrderRepository(Protocol):
         """Paid orders nobody needs to act on and no delivery has finished: the sweeper nudges them."""
         ...
 
+    async def waiting_for_notification(self, updated_before: datetime, limit: int) -> list[int]:
+        """Orders with delivered units whose mail is still pending (unchanged since `updated_before`)."""
+        ...
+
     async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
         """Keep a gateway payment; False when this very payment (gateway, trade no) was recorded before."""
         ...

@@ -180,7 +180,7 @@ def create_app(container: Container | None = None) -> Litestar:
             cookie_httponly=True,
             cookie_samesite="lax",
             header_name="x-csrftoken",
-            exclude=["/pay/"],  # gateways post their notices without our cookies; the signature protects them
+            exclude=["^/pay/"],  # gateways post their notices without our cookies; the signature protects them
         ),
         stores={
             "sessions": sessions,
@@ -219,13 +219,14 @@ async def _sweep_every_minute(container: Container) -> None:
 
 async def _sweep_orders(container: Container, every_seconds: float) -> None:
     """Unpaid orders past their window expire (stock released); paid orders whose delivery message or
-    worker was lost are queued again. Runs at start-up too, so a restart never strands an order."""
+    worker was lost are queued again, and so are mails. Runs at start-up too: a restart strands nothing."""
+    sweeps = (container.ordering.expire_due, container.delivery.sweep, container.notifications.sweep)
     while True:
-        try:
-            await container.ordering.expire_due()
-            await container.delivery.sweep()
-        except Exception:  # retried on the next round; the loop must not die
-            log.exception("order sweep failed")
+        for sweep in sweeps:
+            try:
+                await sweep()
+            except Exception:  # retried on the next round; one failing sweep must not stop the others
+                log.exception("order sweep failed", sweep=sweep.__qualname__)
         await asyncio.sleep(every_seconds)
 
 

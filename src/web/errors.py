@@ -17,7 +17,7 @@ from domain.errors import DomainError, ValidationFailed
 from domain.imports import BadCodeFile
 from domain.staff import LoginThrottled
 from web.i18n import catalog, locale_of, translate
-from web.middleware import request_id
+from web.middleware import loggable_path, request_id
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +68,7 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
 
 
 def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    log.exception("unhandled error", path=request.url.path)
+    log.exception("unhandled error", path=loggable_path(request.url.path))
     message = translate(locale_of(request), "http.500", request_id=request_id(request))
     return _render(request, HTTP_500_INTERNAL_SERVER_ERROR, message)
 

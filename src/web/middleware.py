@@ -66,6 +66,11 @@ _PRIVATE_PATHS = ("/admin", "/invite", "/login", "/r/", "/o/", "/lookup", "/sand
 _SECRET_PATHS = re.compile(r"^(/invite/|/r/)[^/]+")
 
 
+def loggable_path(path: str) -> str:
+    """The path with any secret segment (an invite or redemption token) replaced by an ellipsis."""
+    return _SECRET_PATHS.sub(r"\1…", path)
+
+
 def response_finisher(
     *, https: bool, form_targets: tuple[str, ...] = ()
 ) -> Callable[[Message, Scope], Awaitable[None]]:
@@ -98,7 +103,7 @@ def response_finisher(
             "request",
             request_id=rid,
             method=scope["method"],
-            path=_SECRET_PATHS.sub(r"\1…", scope["path"]),
+            path=loggable_path(scope["path"]),
             status=message["status"],
             ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
         )

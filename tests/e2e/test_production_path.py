@@ -26,6 +26,7 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
             "KAQUAN_FINGERPRINT_KEY": KeyRing.generate_entry("f").split(":")[1],
             "KAQUAN_EPAY_KEY": "production-merchant-key",
             "KAQUAN_EPAY_URL": "https://pay.example.com/submit.php",
+            "KAQUAN_PUBLIC_URL": "https://shop.example.com",
         }
         with running_app(
             tmp_path_factory.mktemp("prod"),
@@ -84,4 +85,5 @@ def test_production_has_no_sandbox_gateway_and_sends_buyers_to_the_real_one(prod
     placed = buyer.post("/p/PROD-1/orders", {"contact": "buyer@example.com", "quantity": "1"})
     assert placed.status_code == 303
     assert placed.headers["location"].startswith("https://pay.example.com/submit.php?pid=1000&")
+    assert "notify_url=https%3A%2F%2Fshop.example.com%2Fpay%2Fepay%2Fnotify" in placed.headers["location"]
     assert "form-action 'self' https://pay.example.com" in placed.headers["content-security-policy"]

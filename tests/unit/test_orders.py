@@ -155,7 +155,7 @@ def test_every_transition_outside_the_table_is_refused():
 def test_refunded_is_the_end():
     order = place()
     order.confirm_payment(Money(3960), "epay", NOW, reserved=True)
-    order.attention = Attention.PAID_TWICE
+    order.attention = Attention.OUT_OF_STOCK
     order.end(OrderStatus.REFUNDED, NOW, "buyer asked", "finance")
     assert order.status is OrderStatus.REFUNDED and order.attention is None and not TRANSITIONS[OrderStatus.REFUNDED]
     assert order.new_events[-1].actor == "finance" and order.new_events[-1].details["reason"] == "buyer asked"

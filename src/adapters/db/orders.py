@@ -87,6 +87,19 @@ class SqlOrders:
         )
         return list(rows.scalars())
 
+    async def waiting_for_notification(self, updated_before: datetime, limit: int) -> list[int]:
+        rows = await self._db.execute(
+            select(orders.c.id)
+            .where(
+                orders.c.notification == "pending",
+                orders.c.delivered_units > 0,
+                orders.c.updated_at <= updated_before,
+            )
+            .order_by(orders.c.updated_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
     async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
         recorded = await self._db.execute(
             insert_for(self._db, order_payments)
@@ -151,7 +164,7 @@ def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
     if query.channel is not None:
         conditions.append(orders.c.channel == query.channel.value)
     if query.needs_action:
-        conditions.append(orders.c.attention.is_not(None))
+        conditions.append(or_(orders.c.attention.is_not(None), orders.c.refund_due_minor > 0))
     return conditions
 
 
@@ -178,6 +191,7 @@ def _values(order: Order) -> dict[str, Any]:
         "paid_minor": order.paid.minor if order.paid else None,
         "payment_method": order.payment_method,
         "delivered_units": order.delivered_units,
+        "refund_due_minor": order.refund_due.minor if order.refund_due else None,
         "notification": order.notification,
         "updated_at": order.updated_at or order.created_at,
     }
@@ -205,6 +219,7 @@ def _order(row: RowMapping) -> Order:
         paid=Money(row["paid_minor"], row["currency"]) if row["paid_minor"] is not None else None,
         payment_method=row["payment_method"],
         delivered_units=row["delivered_units"],
+        refund_due=Money(row["refund_due_minor"], row["currency"]) if row["refund_due_minor"] else None,
         notification=row["notification"],
         updated_at=row["updated_at"],
     )

@@ -219,6 +219,7 @@ orders = Table(
     Column("paid_minor", BigInteger),
     Column("payment_method", String(16), nullable=False, server_default=""),
     Column("delivered_units", Integer, nullable=False, server_default="0"),
+    Column("refund_due_minor", BigInteger),
     Column("notification", String(16), nullable=False, server_default="pending"),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
@@ -229,6 +230,7 @@ orders = Table(
     Index(None, "device", "status"),
     Index(None, "product_id", "created_at"),
     Index(None, "attention"),
+    Index(None, "notification", "updated_at"),
 )
 
 # The timeline: every status change with its reason, every notice, attempt, mail and reveal.

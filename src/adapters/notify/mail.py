@@ -1,4 +1,4 @@
-"""Mail to buyers: SMTP in production; in dev a local sink (the log, and .eml files under var/mail)."""
+"""Mail to buyers: SMTP when configured; otherwise a local sink (.eml files under var/mail, named in the log)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class SmtpMailer:
 
 
 class DebugMailer:
-    """Dev mode: each mail is logged and written to <var>/mail/ as an .eml file to open or read in tests."""
+    """Without SMTP: each mail is written to <var>/mail/ as an .eml file (open it, or read it in tests)."""
 
     def __init__(self, directory: Path, sender: str) -> None:
         self._directory, self._sender = directory, sender
@@ -57,4 +57,5 @@ class DebugMailer:
         name = built["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
         path = self._directory / f"{name}.eml"
         await asyncio.to_thread(path.write_bytes, built.as_bytes())
-        log.info("mail (dev sink)", to=mail.to, subject=mail.subject, file=str(path), text=mail.text)
+        # The text holds redemption links: it stays in the file, never in the log.
+        log.info("mail (dev sink)", to=mail.to, subject=mail.subject, file=str(path))

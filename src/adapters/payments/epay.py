@@ -30,7 +30,8 @@ def signed(params: Mapping[str, str], key: str) -> dict[str, str]:
 
 
 def signature_ok(params: Mapping[str, str], key: str) -> bool:
-    return hmac.compare_digest(params.get("sign", "").lower(), sign(params, key))
+    given = params.get("sign", "").lower().encode("utf-8", "replace")  # bytes: any input compares, none raises
+    return hmac.compare_digest(given, sign(params, key).encode())
 
 
 class EPayGateway:

@@ -13,15 +13,14 @@ from datetime import datetime, timedelta
 from domain.audit import Actor, AuditEntry
 from domain.codepool import CardSecret
 from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.operations import Nudges
 from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit, content_binding, new_token, token_binding, token_hash
 
-# A paid order not delivered after this long has lost its message (or its worker): send it again, and
-# again while it stays undelivered, each time waiting twice as long up to a minute (not every sweep:
-# a lagging queue must not be flooded with copies).
+# A paid order not delivered after this long has lost its message (or its worker): send it again (and
+# again, backing off, while it stays undelivered).
 REDELIVER_AFTER = timedelta(seconds=5)
-NUDGE_AT_MOST_EVERY = timedelta(minutes=1)
 
 
 class NothingToFulfil(DomainError):
@@ -34,8 +33,9 @@ class Delivery:
     vault: CodeVault
     jobs: BackgroundJobs
     clock: Clock
-    # This process's sweeper: for each order still waiting, when it is due again and how often it was sent.
-    _nudged: dict[int, tuple[datetime, int]] = field(default_factory=dict, compare=False, repr=False)
+    _nudges: Nudges = field(
+        default_factory=lambda: Nudges(first=REDELIVER_AFTER * 2, most=timedelta(minutes=1)), compare=False, repr=False
+    )
 
     async def deliver(self, order_id: int) -> None:
         """Deliver a paid order. Safe to run any number of times, also at once: only the first does anything."""
@@ -58,13 +58,9 @@ class Delivery:
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:
             waiting = await uow.orders.waiting_for_delivery(now - REDELIVER_AFTER, limit=500)
-        for gone in self._nudged.keys() - set(waiting):
-            del self._nudged[gone]
-        due = [order_id for order_id in waiting if self._nudged.get(order_id, (now, 0))[0] <= now]
+        due = self._nudges.due(waiting, now)
         for order_id in due:
             await self.jobs.deliver_order(order_id)
-            sent = self._nudged.get(order_id, (now, 0))[1] + 1
-            self._nudged[order_id] = (now + min(REDELIVER_AFTER * 2**sent, NUDGE_AT_MOST_EVERY), sent)
         return len(due)
 
     async def retry_from_stock(self, order_id: int, actor: Actor) -> Order:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from domain.errors import NotFound
+from domain.operations import Nudges
 from domain.orders import ContactKind, Order
-from domain.ports import Clock, CodeVault, Mail, Mailer, UnitOfWork, UnitOfWorkFactory
+from domain.ports import BackgroundJobs, Clock, CodeVault, Mail, Mailer, UnitOfWork, UnitOfWorkFactory
 from domain.services.redemption import order_tokens
+
+# A delivered order whose mail has not gone out after this long lost its message: send it again.
+RESEND_AFTER = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,20 +20,37 @@ class Notifications:
     uow: UnitOfWorkFactory
     vault: CodeVault
     mailer: Mailer
+    jobs: BackgroundJobs
     clock: Clock
     base_url: str
+    _nudges: Nudges = field(
+        default_factory=lambda: Nudges(first=RESEND_AFTER, most=timedelta(minutes=10)), compare=False, repr=False
+    )
 
     async def notify(self, order_id: int) -> None:
         """Mail the order's links to the buyer (phone contacts: nothing to send). Raises when sending fails."""
         async with self.uow(read_only=True) as uow:
             order, links = await self._links(uow, order_id)
-        if order.notification == "sent" or not links:
+        if order.notification == "sent":
+            return
+        if not links:  # refunded, say: nothing to tell until something is delivered again
+            await self._mark(order_id, "not_applicable", "notification_skipped", {"reason": "nothing_to_send"})
             return
         if order.contact.kind is not ContactKind.EMAIL:
             await self._mark(order_id, "not_applicable", "notification_skipped", {"reason": "no_email"})
             return
         await self.mailer.send(order_mail(order, links))
         await self._mark(order_id, "sent", "notification_sent", {"links": len(links)})
+
+    async def sweep(self) -> int:
+        """Mails for delivered orders still pending after RESEND_AFTER lost their message: queue them again."""
+        now = self.clock.now()
+        async with self.uow(read_only=True) as uow:
+            waiting = await uow.orders.waiting_for_notification(now - RESEND_AFTER, limit=500)
+        due = self._nudges.due(waiting, now)
+        for order_id in due:
+            await self.jobs.notify_buyer(order_id)
+        return len(due)
 
     async def gave_up(self, order_id: int) -> None:
         """Every retry failed: the order says so, and staff can resend it."""

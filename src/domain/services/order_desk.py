@@ -60,6 +60,15 @@ class OrderDesk:
             await self._keep(uow, order, actor, action, reason)
         return order
 
+    async def return_extra_payment(self, order_id: int, reason: str, actor: Actor) -> Order:
+        """Record that a second payment for the order was given back (in the gateway's console)."""
+        reason = _reason(reason)
+        async with self.uow() as uow:
+            order = await _order(uow, order_id)
+            returned = order.extra_payment_returned(self.clock.now(), reason, actor.name)
+            await self._keep(uow, order, actor, "order.return_extra_payment", f"{reason} ({returned})")
+        return order
+
     async def resend_notification(self, order_id: int, actor: Actor) -> Order:
         now = self.clock.now()
         async with self.uow() as uow:

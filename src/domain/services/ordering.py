@@ -12,7 +12,6 @@ from domain.errors import NotFound, ValidationFailed
 from domain.orders import (
     OWED,
     UNPAID,
-    Attention,
     Contact,
     Order,
     OrderPolicy,
@@ -52,11 +51,12 @@ class Ordering:
     async def place(self, request: OrderRequest) -> Order:
         """Check the request, hold the buyer to the unpaid-units cap and reserve the stock, all or nothing."""
         now = self.clock.now()
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:  # read apart: no lock on the product row to queue behind
             product = await uow.products.by_sku(normalize_sku(request.sku))
-            if product is None:
-                raise NotFound(f"no product {request.sku}")
-            order = Order.place(request, product, self.policy, now)
+        if product is None:
+            raise NotFound(f"no product {request.sku}")
+        order = Order.place(request, product, self.policy, now)
+        async with self.uow() as uow:
             keys = order.holding_keys()
             await uow.orders.lock_buyer(keys)
             check_unpaid_cap(await uow.orders.unpaid_units(keys), order.quantity, self.policy)
@@ -87,13 +87,14 @@ class Ordering:
         """A gateway's payment notice. Idempotent: repeated notices of one payment confirm it once.
 
         Raises PaymentRejected (and changes no order) for a bad signature, another merchant, an unknown
-        order or a wrong amount; every rejection is written to the audit log.
+        order or a wrong amount. Signed notices that are refused go to the audit log; unsigned ones are
+        only the caller's to log, since anyone can send them.
         """
+        notice = self.gateway.verify(params)
         try:
-            notice = self.gateway.verify(params)
             order, first_notice = await self._confirm(notice)
         except PaymentRejected as rejected:
-            await self._audit_rejection(params.get("out_trade_no", ""), rejected.params.get("reason", "rejected"))
+            await self._audit_rejection(notice.order_number, rejected.params.get("reason", "rejected"))
             raise
         if first_notice and order.status is OrderStatus.PAID and order.attention is None:
             await self.jobs.deliver_order(order.id or 0)
@@ -116,7 +117,7 @@ class Ordering:
                 return order, False  # the same payment, notified again
             order.record(now, "payment_received", details=details)
             if order.status in OWED or order.status in (OrderStatus.DELIVERED, OrderStatus.REFUNDED):
-                order.attention = Attention.PAID_TWICE  # a second, different payment: staff refund one
+                order.paid_again(notice.amount, now)  # a second, different payment: staff return it
             else:
                 reserved = order.status in UNPAID or not order.pooled
                 if not reserved:  # 补单: the reservation ended with the order; take stock again if there is any

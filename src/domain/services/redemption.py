@@ -40,13 +40,12 @@ class Redemption:
 
     async def reveal(self, token: str, ip: str | None) -> Redeemable:
         """The same, for showing the code in full: counted on the unit and written to the order and audit log."""
+        found = await self.view(token)
+        if found.withdrawn:
+            return found
         now = self.clock.now()
         async with self.uow() as uow:
-            found = await self._load(uow, token)
-            if found.withdrawn:
-                return found
-            unit_id = found.unit.id or 0
-            await uow.deliveries.count_reveal(unit_id)
+            await uow.deliveries.count_reveal(found.unit.id or 0)
             found.order.record(now, "revealed", "buyer", {"unit": found.unit.unit, "ip": ip})
             await uow.orders.add_events(found.order.id or 0, found.order.new_events)
             await uow.audit.record(

@@ -121,6 +121,13 @@ class OrderController(Controller):
         await order_desk.refund(order_id, data.reason, actor(request))
         return await self._file(order_id, order_desk)
 
+    @post("/{order_id:int}/extra-payment-returned", guards=[requires(Permission.REFUND_ORDERS)], status_code=200)
+    async def extra_payment_returned(
+        self, request: HTMXRequest, order_id: RowId, data: Form[ReasonForm], order_desk: NamedDependency[OrderDesk]
+    ) -> Template:
+        await order_desk.return_extra_payment(order_id, data.reason, actor(request))
+        return await self._file(order_id, order_desk)
+
     @staticmethod
     async def _file(order_id: int, order_desk: OrderDesk) -> Template:
         """After an action: the order's file again, swapped in place of the old one."""

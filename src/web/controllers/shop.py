@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -13,6 +14,7 @@ from domain.catalog import ProductQuery
 from domain.errors import NotFound
 from domain.orders import Channel, OrderRequest
 from domain.paging import PageRequest
+from domain.payments import PaymentRejected
 from domain.services.catalog import Catalog
 from domain.services.ordering import Ordering
 from domain.services.stock import POOLED_KINDS, Stock
@@ -49,12 +51,15 @@ class ShopController(Controller):
         sku: FromPath[str],
         catalog: NamedDependency[Catalog],
         stock: NamedDependency[Stock],
+        ordering: NamedDependency[Ordering],
     ) -> Response[Any]:
         product = await catalog.by_sku(sku)
         if not product.on_sale:
             raise NotFound(f"{sku} is not on sale")
         left = (await stock.available([product.id or 0])).get(product.id or 0, 0)
-        context = {"product": product, "left": left, "pooled": product.delivery_kind in POOLED_KINDS}
+        pooled = product.delivery_kind in POOLED_KINDS
+        most = min(left, ordering.policy.max_quantity) if pooled else ordering.policy.max_quantity
+        context = {"product": product, "left": left, "pooled": pooled, "most": most}
         return with_device(request, Template("shop/product.html", context=context))
 
     @post("/p/{sku:str}/orders", status_code=200)
@@ -87,7 +92,15 @@ class ShopController(Controller):
         ordering: NamedDependency[Ordering],
         k: FromQuery[str] = "",
     ) -> Template:
-        """The order page, reached from the gateway or a lookup; its /status fragment polls until the order settles."""
+        """The order page, reached from the gateway or a lookup; its /status fragment polls until the order settles.
+
+        Gateways send the buyer back with the payment's signed result: taken as a notice (idempotent), so the
+        page never offers to pay again while the gateway's own notify is still on its way.
+        """
+        returned = {name: value for name, value in request.query_params.items() if name != "k"}
+        if "sign" in returned:
+            with contextlib.suppress(PaymentRejected):
+                await ordering.pay(returned)
         page = await ordering.view(number, k)
         base = base_url(request)
         context = {
