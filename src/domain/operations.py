@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -45,6 +46,13 @@ class Nudges:
     first: timedelta
     most: timedelta
     _next: dict[int, tuple[datetime, int]] = field(default_factory=dict)
+
+    async def send_due(self, waiting: list[int], now: datetime, send: Callable[[int], Awaitable[None]]) -> int:
+        """Send those of the waiting ids that are due; returns how many were sent."""
+        due = self.due(waiting, now)
+        for item in due:
+            await send(item)
+        return len(due)
 
     def due(self, waiting: list[int], now: datetime) -> list[int]:
         """Of the ids still waiting, those to send now (and they are counted as sent)."""

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from domain.operations import STALE_AFTER, WorkerBeat, WorkerHealth, worker_health
+from domain.operations import STALE_AFTER, Nudges, WorkerBeat, WorkerHealth, worker_health
 from tests.unit.fakes import FixedClock
 
 NOW = FixedClock().now()
@@ -23,3 +23,20 @@ async def test_a_heartbeat_records_how_long_it_waited_in_the_queue(world):
     assert beats[0].queue_lag == timedelta(milliseconds=250)
     world.clock.advance(STALE_AFTER + timedelta(seconds=1))
     assert (await world.operations.worker_status())[0] is WorkerHealth.STALE
+
+
+async def test_lost_work_is_sent_again_backing_off_and_forgotten_once_done():
+    nudges = Nudges(first=timedelta(seconds=10), most=timedelta(seconds=30))
+    sent: list[int] = []
+
+    async def send(order_id: int) -> None:
+        sent.append(order_id)
+
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    seconds = (0, 5, 10, 25, 30, 60, 90, 91)
+    counts = [await nudges.send_due([1, 2] if s < 91 else [2], start + timedelta(seconds=s), send) for s in seconds]
+    # found: sent at once; then after 10 s, 20 s, and from then on every 30 s at most
+    assert counts == [2, 0, 2, 0, 2, 2, 2, 0]
+    assert sent.count(1) == sent.count(2) == 5
+    # order 1 was done by the last sweep: forgotten, so it would start over if it ever came back
+    assert nudges.due([1], start + timedelta(seconds=92)) == [1]

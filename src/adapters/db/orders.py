@@ -66,39 +66,19 @@ class SqlOrders:
         return held
 
     async def due_to_expire(self, now: datetime, limit: int) -> list[int]:
-        rows = await self._db.execute(
-            select(orders.c.id)
-            .where(orders.c.status.in_([status.value for status in UNPAID]), orders.c.expires_at <= now)
-            .order_by(orders.c.expires_at)
-            .limit(limit)
-        )
-        return list(rows.scalars())
+        unpaid = orders.c.status.in_([status.value for status in UNPAID])
+        return await self._ids(orders.c.expires_at, limit, unpaid, orders.c.expires_at <= now)
 
     async def waiting_for_delivery(self, paid_before: datetime, limit: int) -> list[int]:
-        rows = await self._db.execute(
-            select(orders.c.id)
-            .where(
-                orders.c.status == OrderStatus.PAID.value,
-                orders.c.attention.is_(None),
-                orders.c.paid_at <= paid_before,
-            )
-            .order_by(orders.c.paid_at)
-            .limit(limit)
+        paid = orders.c.status == OrderStatus.PAID.value
+        return await self._ids(
+            orders.c.paid_at, limit, paid, orders.c.attention.is_(None), orders.c.paid_at <= paid_before
         )
-        return list(rows.scalars())
 
     async def waiting_for_notification(self, updated_before: datetime, limit: int) -> list[int]:
-        rows = await self._db.execute(
-            select(orders.c.id)
-            .where(
-                orders.c.notification == "pending",
-                orders.c.delivered_units > 0,
-                orders.c.updated_at <= updated_before,
-            )
-            .order_by(orders.c.updated_at)
-            .limit(limit)
-        )
-        return list(rows.scalars())
+        pending = orders.c.notification == "pending"
+        delivered = orders.c.delivered_units > 0
+        return await self._ids(orders.c.updated_at, limit, pending, delivered, orders.c.updated_at <= updated_before)
 
     async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
         recorded = await self._db.execute(
@@ -140,6 +120,10 @@ class SqlOrders:
                     ]
                 )
             )
+
+    async def _ids(self, oldest_first: ColumnElement[Any], limit: int, *conditions: ColumnElement[bool]) -> list[int]:
+        rows = await self._db.execute(select(orders.c.id).where(*conditions).order_by(oldest_first).limit(limit))
+        return list(rows.scalars())
 
     async def _one(self, condition: ColumnElement[bool]) -> Order | None:
         query = select(orders).where(condition)

@@ -58,10 +58,7 @@ class Delivery:
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:
             waiting = await uow.orders.waiting_for_delivery(now - REDELIVER_AFTER, limit=500)
-        due = self._nudges.due(waiting, now)
-        for order_id in due:
-            await self.jobs.deliver_order(order_id)
-        return len(due)
+        return await self._nudges.send_due(waiting, now, self.jobs.deliver_order)
 
     async def retry_from_stock(self, order_id: int, actor: Actor) -> Order:
         """Staff: deliver what is still owed from the pool (stock arrived after a late payment, say)."""

@@ -47,10 +47,7 @@ class Notifications:
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:
             waiting = await uow.orders.waiting_for_notification(now - RESEND_AFTER, limit=500)
-        due = self._nudges.due(waiting, now)
-        for order_id in due:
-            await self.jobs.notify_buyer(order_id)
-        return len(due)
+        return await self._nudges.send_due(waiting, now, self.jobs.notify_buyer)
 
     async def gave_up(self, order_id: int) -> None:
         """Every retry failed: the order says so, and staff can resend it."""
