@@ -56,6 +56,7 @@ from domain.services.operations import Operations
 from domain.services.order_desk import OrderDesk
 from domain.services.ordering import Ordering
 from domain.services.redemption import Redemption
+from domain.services.resellers import Resellers
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
@@ -83,6 +84,7 @@ class Container:
     order_desk: OrderDesk
     redemption: Redemption
     notifications: Notifications
+    resellers: Resellers
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -180,6 +182,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         order_desk=OrderDesk(uow, jobs, clock),
         redemption=Redemption(uow, vault, clock),
         notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
+        resellers=Resellers(uow, clock, settings.reseller_max_depth),
     )
 
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     redeem_rate_per_minute: int = Field(default=60, description="redemption page requests per minute per address")
     lookup_rate_per_minute: int = Field(default=10, description="order lookups per minute per address")
 
+    reseller_max_depth: int = Field(default=3, description="levels of resellers below the merchant")
+
     public_url: str | None = Field(
         default=None, description="where people reach the shop, e.g. https://shop.example.com; used in links"
     )

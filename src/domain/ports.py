@@ -12,11 +12,13 @@ from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery
 from domain.codepool import Batch, CodeAction, Sealed, StockCounts, StoredCode
 from domain.imports import CodeImport, ImportFormat
+from domain.ledger import Account, Posting
 from domain.operations import WorkerBeat
 from domain.orders import Order, OrderEvent, OrderQuery
 from domain.paging import Page, PageRequest
 from domain.payments import PaymentNotice, PaymentRequest
 from domain.redemption import DeliveredUnit
+from domain.resellers import Reseller
 from domain.staff import StaffMember
 
 
@@ -285,6 +287,32 @@ class DeliveryRepository(Protocol):
     async def count_reveal(self, unit_id: int) -> None: ...
 
 
+class ResellerRepository(Protocol):
+    async def add(self, reseller: Reseller) -> Reseller: ...
+
+    async def get(self, reseller_id: int) -> Reseller | None: ...
+
+
+class LedgerRepository(Protocol):
+    """Append-only postings. Each account's balance is also cached, updated in the posting's transaction."""
+
+    async def open(self, account: Account) -> None:
+        """Create the account's balance row (zero), so it can be locked before its first posting."""
+        ...
+
+    async def balance(self, account: Account, *, lock: bool = False) -> int:
+        """The cached balance in minor units; `lock` holds the account until commit (one spender at a time)."""
+        ...
+
+    async def entries_total(self, account: Account) -> int:
+        """The sum of the account's entries: what the cached balance must always equal."""
+        ...
+
+    async def post(self, posting: Posting) -> Posting:
+        """Append a (balanced) posting and move the cached balances of its accounts; returns it with its id."""
+        ...
+
+
 class PaymentGateway(Protocol):
     """A payment service the buyer is sent to; it tells us, signed, when the money arrived."""
 
@@ -373,6 +401,8 @@ class UnitOfWork(Protocol):
     imports: ImportRepository
     orders: OrderRepository
     deliveries: DeliveryRepository
+    resellers: ResellerRepository
+    ledger: LedgerRepository
     audit: AuditLog
     worker_beats: WorkerBeats
 

@@ -60,3 +60,16 @@ def test_after_a_key_rotation_and_a_restart_the_worker_reseals_in_the_background
         while json.loads(restarted.kaquan("--json", "keys", "status").stdout)["codes_by_key"] != {"k2": 3}:
             assert time.monotonic() < deadline, "the workers did not re-seal the codes"
             time.sleep(0.5)
+
+
+def test_resellers_are_created_and_topped_up_from_the_command_line(app_server):
+    made = app_server.kaquan("--json", "reseller", "create", "CLI Reseller", "--contact", "r@example.com",
+                             "--credit-limit", "20")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    reseller = json.loads(made.stdout)
+    assert (reseller["depth"], reseller["credit_limit"]) == (1, "20.00")
+    topped = app_server.kaquan("--json", "reseller", "topup", str(reseller["id"]), "88.8", "--note", "bank 2611")
+    assert topped.returncode == 0, topped.stderr
+    assert json.loads(topped.stdout)["balance"] == "88.80"
+    refused = app_server.kaquan("reseller", "topup", str(reseller["id"]), "-5")
+    assert refused.returncode != 0 and refused.stdout == ""

@@ -280,3 +280,50 @@ deliveries = Table(
     Column("reveals", Integer, nullable=False, server_default="0"),
     UniqueConstraint("order_id", "unit"),
 )
+
+resellers = Table(
+    "resellers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("contact_kind", String(8), nullable=False),
+    Column("contact", String(254), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("credit_limit_minor", BigInteger, nullable=False, server_default="0"),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("parent_id", Integer, ForeignKey("resellers.id"), index=True),
+    Column("depth", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The ledger: append-only postings whose entries sum to zero, and each account's balance kept beside
+# them (moved in the same transaction; a test checks it always equals the sum of the entries).
+ledger_postings = Table(
+    "ledger_postings",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("memo", String(200), nullable=False, server_default=""),
+    Column("actor", String(64), nullable=False),
+    Column("reference", String(64), nullable=False, server_default="", index=True),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("posting_id", BigId, ForeignKey("ledger_postings.id"), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Index(None, "account", "posting_id"),
+)
+
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("balance_minor", BigInteger, nullable=False, server_default="0"),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+)

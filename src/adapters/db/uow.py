@@ -12,9 +12,11 @@ from adapters.db.codes import AllocationHints, SqlCodes
 from adapters.db.deliveries import SqlDeliveries
 from adapters.db.engine import READ_ONLY
 from adapters.db.imports import SqlImports
+from adapters.db.ledger import SqlLedger
 from adapters.db.operations import SqlWorkerBeats
 from adapters.db.orders import SqlOrders
 from adapters.db.products import SqlProducts
+from adapters.db.resellers import SqlResellers
 from adapters.db.staff import SqlStaff
 
 
@@ -25,6 +27,8 @@ class SqlUnitOfWork:
     imports: SqlImports
     orders: SqlOrders
     deliveries: SqlDeliveries
+    resellers: SqlResellers
+    ledger: SqlLedger
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
 
@@ -50,6 +54,8 @@ class SqlUnitOfWork:
         self.imports = SqlImports(self._connection, lock=not self._read_only)
         self.orders = SqlOrders(self._connection, lock=not self._read_only)
         self.deliveries = SqlDeliveries(self._connection)
+        self.resellers = SqlResellers(self._connection)
+        self.ledger = SqlLedger(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self

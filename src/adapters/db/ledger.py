@@ -1,0 +1,67 @@
+"""The ledger in SQL: postings and entries appended, balances moved in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db.engine import insert_for
+from adapters.db.tables import account_balances, ledger_entries, ledger_postings
+from domain.ledger import Account, Posting
+
+
+class SqlLedger:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def open(self, account: Account) -> None:
+        await self._db.execute(
+            insert_for(self._db, account_balances)
+            .values(account=account.code, balance_minor=0)
+            .on_conflict_do_nothing(index_elements=[account_balances.c.account])
+        )
+
+    async def balance(self, account: Account, *, lock: bool = False) -> int:
+        query = select(account_balances.c.balance_minor).where(account_balances.c.account == account.code)
+        found = (await self._db.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+        return found or 0
+
+    async def entries_total(self, account: Account) -> int:
+        total = select(func.coalesce(func.sum(ledger_entries.c.amount_minor), 0)).where(
+            ledger_entries.c.account == account.code
+        )
+        return (await self._db.execute(total)).scalar_one()
+
+    async def post(self, posting: Posting) -> Posting:
+        posting_id = (
+            await self._db.execute(
+                insert(ledger_postings)
+                .values(
+                    at=posting.at,
+                    kind=posting.kind,
+                    memo=posting.memo,
+                    actor=posting.actor,
+                    reference=posting.reference,
+                )
+                .returning(ledger_postings.c.id)
+            )
+        ).scalar_one()
+        lines = [
+            {"posting_id": posting_id, "account": e.account.code, "amount_minor": e.amount.minor,
+             "currency": e.amount.currency}
+            for e in posting.entries
+        ]  # fmt: skip
+        await self._db.execute(insert(ledger_entries).values(lines))
+        for entry in posting.entries:
+            moved = insert_for(self._db, account_balances).values(
+                account=entry.account.code, balance_minor=entry.amount.minor, currency=entry.amount.currency
+            )
+            await self._db.execute(
+                moved.on_conflict_do_update(
+                    index_elements=[account_balances.c.account],
+                    set_={"balance_minor": account_balances.c.balance_minor + moved.excluded.balance_minor},
+                )
+            )
+        return replace(posting, id=posting_id)

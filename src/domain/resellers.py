@@ -1,0 +1,74 @@
+"""Resellers (分销商/代理): who they are, who invited them, and how much credit the merchant allows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import ValidationFailed
+from domain.ledger import Account, AccountKind
+from domain.money import InvalidAmount, Money
+from domain.orders import Contact
+
+NAME_MAX = 64
+DEFAULT_MAX_DEPTH = 3  # merchant → reseller → sub-reseller → sub-sub-reseller
+
+
+class ResellerStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class ResellerDraft:
+    name: str
+    contact: str
+    credit_limit: str = "0"
+    parent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reseller:
+    name: str
+    contact: Contact
+    credit_limit: Money
+    status: ResellerStatus
+    created_at: datetime
+    parent_id: int | None = None
+    depth: int = 1  # 1: the merchant's own reseller; 2: its sub-reseller; …
+    id: int | None = None
+
+    @classmethod
+    def create(
+        cls, draft: ResellerDraft, parent: Reseller | None, now: datetime, max_depth: int = DEFAULT_MAX_DEPTH
+    ) -> Reseller:
+        errors: dict[str, str] = {}
+        name = draft.name.strip()
+        if not name:
+            errors["name"] = "required"
+        elif len(name) > NAME_MAX:
+            errors["name"] = "too_long"
+        contact = None
+        try:
+            contact = Contact.parse(draft.contact)
+        except ValidationFailed as problem:
+            errors.update(problem.errors)
+        credit = Money(0)
+        try:
+            credit = Money.parse(draft.credit_limit or "0")
+        except InvalidAmount:
+            errors["credit_limit"] = "invalid_amount"
+        depth = parent.depth + 1 if parent else 1
+        if parent is not None and parent.status is not ResellerStatus.ACTIVE:
+            errors["parent_id"] = "parent_disabled"
+        elif depth > max_depth:
+            errors["parent_id"] = "too_deep"
+        if errors or contact is None:
+            raise ValidationFailed(errors)
+        return cls(name, contact, credit, ResellerStatus.ACTIVE, now, parent.id if parent else None, depth)
+
+    @property
+    def wallet(self) -> Account:
+        assert self.id is not None
+        return Account(AccountKind.RESELLER_WALLET, self.id)

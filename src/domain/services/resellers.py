@@ -1,0 +1,92 @@
+"""Resellers and their prepaid wallets: open one, top it up, charge it — never past its credit limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.audit import Actor, AuditEntry
+from domain.errors import NotFound, ValidationFailed
+from domain.ledger import Account, AccountKind, Posting, Wallet
+from domain.money import InvalidAmount, Money
+from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from domain.resellers import Reseller, ResellerDraft
+
+NOTE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Resellers:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    max_depth: int
+
+    async def create(self, draft: ResellerDraft, actor: Actor) -> Reseller:
+        """A new reseller with an empty wallet, under the merchant or under another reseller."""
+        async with self.uow() as uow:
+            parent = await _reseller(uow, draft.parent_id) if draft.parent_id is not None else None
+            reseller = await uow.resellers.add(Reseller.create(draft, parent, self.clock.now(), self.max_depth))
+            await uow.ledger.open(reseller.wallet)
+            await uow.audit.record(
+                AuditEntry(self.clock.now(), actor, "reseller.create", reseller.name, {"reseller": reseller.id})
+            )
+            await uow.commit()
+        return reseller
+
+    async def top_up(self, reseller_id: int, amount: str, note: str, actor: Actor) -> Money:
+        """Money the merchant received from the reseller goes into its wallet; returns the new balance."""
+        try:
+            paid = Money.parse(amount)
+        except InvalidAmount:
+            raise ValidationFailed({"amount": "invalid_amount"}) from None
+        if not paid.minor:
+            raise ValidationFailed({"amount": "must_be_positive"})
+        if len(note.strip()) > NOTE_MAX:
+            raise ValidationFailed({"note": "too_long"})
+        now = self.clock.now()
+        async with self.uow() as uow:
+            reseller = await _reseller(uow, reseller_id)
+            posting = Posting.of(
+                now,
+                "top_up",
+                [(reseller.wallet, paid), (Account(AccountKind.TOP_UPS), Money(-paid.minor, paid.currency))],
+                memo=note.strip(),
+                actor=actor.name,
+            )
+            await uow.ledger.post(posting)
+            balance = Money(await uow.ledger.balance(reseller.wallet), paid.currency)
+            details = {"reseller": reseller_id, "amount": paid.minor, "balance": balance.minor}
+            await uow.audit.record(AuditEntry(now, actor, "reseller.top_up", reseller.name, details))
+            await uow.commit()
+        return balance
+
+    async def charge(self, reseller_id: int, amount: Money, to: Account, reference: str, actor: Actor) -> Posting:
+        """Take `amount` from the wallet for `to`, or raise InsufficientBalance; concurrent charges queue on
+        the wallet, so together they never spend past the credit limit."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            reseller = await _reseller(uow, reseller_id)
+            balance = await uow.ledger.balance(reseller.wallet, lock=True)
+            Wallet(Money(balance, amount.currency), reseller.credit_limit).check_can_spend(amount)
+            posting = await uow.ledger.post(
+                Posting.of(
+                    now,
+                    "purchase",
+                    [(reseller.wallet, Money(-amount.minor, amount.currency)), (to, amount)],
+                    actor=actor.name,
+                    reference=reference,
+                )
+            )
+            await uow.commit()
+        return posting
+
+    async def balance(self, reseller_id: int) -> Money:
+        async with self.uow(read_only=True) as uow:
+            reseller = await _reseller(uow, reseller_id)
+            return Money(await uow.ledger.balance(reseller.wallet))
+
+
+async def _reseller(uow: UnitOfWork, reseller_id: int) -> Reseller:
+    reseller = await uow.resellers.get(reseller_id)
+    if reseller is None:
+        raise NotFound(f"no reseller #{reseller_id}")
+    return reseller

@@ -1,0 +1,90 @@
+"""Reseller wallets on the real ledger (SQLite and PostgreSQL): top-ups and charges post balanced entries,
+the cached balance always equals the sum of the entries, and racing charges never spend past the credit."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.pool import NullPool
+
+from adapters.db.engine import create_engine
+from adapters.db.tables import account_balances, ledger_entries
+from adapters.db.uow import SqlUnitOfWorkFactory
+from domain.audit import Actor
+from domain.errors import ValidationFailed
+from domain.ledger import Account, AccountKind, InsufficientBalance
+from domain.money import Money
+from domain.resellers import ResellerDraft
+
+REVENUE = Account(AccountKind.PLATFORM_REVENUE)
+
+
+async def assert_ledger_consistent(container) -> None:
+    """Every posting sums to zero, and every cached balance equals the sum of its account's entries."""
+    async with container.engine.connect() as connection:
+        unbalanced = await connection.execute(
+            select(ledger_entries.c.posting_id)
+            .group_by(ledger_entries.c.posting_id)
+            .having(func.sum(ledger_entries.c.amount_minor) != 0)
+        )
+        assert unbalanced.all() == []
+        cached = dict(
+            (await connection.execute(select(account_balances.c.account, account_balances.c.balance_minor))).all()
+        )
+        summed = dict(
+            (
+                await connection.execute(
+                    select(ledger_entries.c.account, func.sum(ledger_entries.c.amount_minor)).group_by(
+                        ledger_entries.c.account
+                    )
+                )
+            ).all()
+        )
+    assert {account: total for account, total in cached.items() if total or account in summed} == summed
+
+
+async def test_a_top_up_fills_the_wallet_and_a_charge_empties_it(container):
+    reseller = await container.resellers.create(ResellerDraft("Shop A", "a@example.com", "50"), Actor.cli())
+    assert await container.resellers.top_up(reseller.id, "100", "bank transfer 2611", Actor.cli()) == Money(10000)
+    await container.resellers.charge(reseller.id, Money(12000), REVENUE, "order-1", Actor.cli())
+    assert await container.resellers.balance(reseller.id) == Money(-2000), "into the credit"
+    with pytest.raises(InsufficientBalance):
+        await container.resellers.charge(reseller.id, Money(3001), REVENUE, "order-2", Actor.cli())
+    assert await container.resellers.balance(reseller.id) == Money(-2000), "a refused charge changes nothing"
+    await assert_ledger_consistent(container)
+
+
+async def test_resellers_nest_only_as_deep_as_allowed(container):
+    top = await container.resellers.create(ResellerDraft("L1", "l1@example.com"), Actor.cli())
+    second = await container.resellers.create(ResellerDraft("L2", "l2@example.com", parent_id=top.id), Actor.cli())
+    third = await container.resellers.create(ResellerDraft("L3", "l3@example.com", parent_id=second.id), Actor.cli())
+    assert (top.depth, second.depth, third.depth) == (1, 2, 3)
+    with pytest.raises(ValidationFailed) as caught:
+        await container.resellers.create(ResellerDraft("L4", "l4@example.com", parent_id=third.id), Actor.cli())
+    assert caught.value.errors == {"parent_id": "too_deep"}
+
+
+async def test_fifty_racing_charges_against_a_balance_for_ten_spend_exactly_ten(container, settings):
+    reseller = await container.resellers.create(ResellerDraft("Racer", "racer@example.com"), Actor.cli())
+    await container.resellers.top_up(reseller.id, "100", "covers ten", Actor.cli())
+    engines = [create_engine(settings.effective_database_url, poolclass=NullPool) for _ in range(50)]
+    racers = [replace(container.resellers, uow=SqlUnitOfWorkFactory(engine)) for engine in engines]
+
+    async def charge(racer, n: int) -> str:
+        try:
+            await racer.charge(reseller.id, Money(1000), REVENUE, f"order-{n}", Actor.cli())
+        except InsufficientBalance as refused:
+            return refused.code
+        return "charged"
+
+    try:
+        outcomes = await asyncio.gather(*(charge(racer, n) for n, racer in enumerate(racers)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert outcomes.count("charged") == 10 and outcomes.count("insufficient_balance") == 40
+    assert await container.resellers.balance(reseller.id) == Money(0)
+    await assert_ledger_consistent(container)
