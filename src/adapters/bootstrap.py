@@ -46,6 +46,7 @@ from domain.operations import HEARTBEAT_EVERY
 from domain.orders import OrderPolicy
 from domain.ports import Counters, Mailer
 from domain.services.auth import SignIn
+from domain.services.balance_payments import BalancePayments
 from domain.services.catalog import Catalog
 from domain.services.codes import Codes
 from domain.services.delivery import Delivery
@@ -85,6 +86,7 @@ class Container:
     redemption: Redemption
     notifications: Notifications
     resellers: Resellers
+    balance_payments: BalancePayments
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -183,6 +185,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         redemption=Redemption(uow, vault, clock),
         notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
         resellers=Resellers(uow, clock, settings.reseller_max_depth),
+        balance_payments=BalancePayments(uow, jobs, clock),
     )
 
 

@@ -312,6 +312,10 @@ class LedgerRepository(Protocol):
         """Append a (balanced) posting and move the cached balances of its accounts; returns it with its id."""
         ...
 
+    async def postings(self, reference: str) -> list[Posting]:
+        """The postings made for `reference` (an order number, say), oldest first."""
+        ...
+
 
 class PaymentGateway(Protocol):
     """A payment service the buyer is sent to; it tells us, signed, when the money arrived."""

@@ -4,7 +4,7 @@ a real race, late payments, exactly-once delivery under concurrent workers, the 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,15 +16,13 @@ from adapters.db.tables import codes, deliveries, order_payments
 from adapters.db.uow import SqlUnitOfWorkFactory
 from adapters.payments.epay import signed
 from domain.audit import Actor
-from domain.catalog import ProductDraft
 from domain.codepool import BatchDetails, CodeState, OutOfStock
 from domain.money import Money
-from domain.orders import Attention, OrderQuery, OrderRequest, OrderStatus, TooManyUnpaid
+from domain.orders import Attention, OrderQuery, OrderStatus, TooManyUnpaid
 from domain.paging import PageRequest
 from domain.payments import PaymentRejected
 from domain.services.ordering import NoSuchOrder
-
-PRICE = "19.80"
+from tests.integration.shopping import RecordedJobs, buy, stocked
 
 
 class ShiftedClock:
@@ -35,18 +33,6 @@ class ShiftedClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.ahead
-
-
-@dataclass
-class RecordedJobs:
-    delivered: list[int] = field(default_factory=list)
-    notified: list[int] = field(default_factory=list)
-
-    async def deliver_order(self, order_id: int) -> None:
-        self.delivered.append(order_id)
-
-    async def notify_buyer(self, order_id: int) -> None:
-        self.notified.append(order_id)
 
 
 @dataclass
@@ -63,20 +49,6 @@ class Shop:
 @pytest.fixture
 def shop(container) -> Shop:
     return Shop(container, RecordedJobs())
-
-
-async def stocked(container, sku: str = "IQ-M", count: int = 5, kind: str = "code") -> int:
-    draft = ProductDraft(sku=sku, name="iQIYI monthly", face_value="30", retail_price=PRICE, delivery_kind=kind)
-    product = await container.catalog.create(draft, Actor.cli())
-    await container.catalog.set_on_sale(product.id, True, Actor.cli())
-    if count:
-        lines = [(n, f"{sku}-CODE-{n:04d}", f"PIN{n}") for n in range(count)]
-        await container.stock.add_codes(product.id, lines, BatchDetails("test", Money(1500)), Actor.cli())
-    return product.id
-
-
-def buy(quantity: int = 1, contact: str = "buyer@example.com", sku: str = "IQ-M", **kwargs) -> OrderRequest:
-    return OrderRequest(sku=sku, quantity=str(quantity), contact=contact, **kwargs)
 
 
 def notice(container, order, trade_no: str = "T-1", **changes: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from domain.errors import ValidationFailed
 from domain.ledger import Account, AccountKind, InsufficientBalance
 from domain.money import Money
 from domain.resellers import ResellerDraft
+from tests.integration.shopping import RecordedJobs, buy, stocked
 
 REVENUE = Account(AccountKind.PLATFORM_REVENUE)
 
@@ -87,4 +88,34 @@ async def test_fifty_racing_charges_against_a_balance_for_ten_spend_exactly_ten(
             await engine.dispose()
     assert outcomes.count("charged") == 10 and outcomes.count("insufficient_balance") == 40
     assert await container.resellers.balance(reseller.id) == Money(0)
+    await assert_ledger_consistent(container)
+
+
+async def test_an_order_paid_from_a_wallet_is_charged_once_and_refunded_through_the_ledger(container, settings):
+    await stocked(container, count=3)
+    jobs = RecordedJobs()
+    ordering, payments = replace(container.ordering, jobs=jobs), replace(container.balance_payments, jobs=jobs)
+    reseller = await container.resellers.create(ResellerDraft("Buyer", "buyer@example.com"), Actor.cli())
+    await container.resellers.top_up(reseller.id, "30", "", Actor.cli())
+    order = await ordering.place(buy(2))  # 2 × 19.80 = 39.60 > 30.00
+    with pytest.raises(InsufficientBalance):
+        await payments.pay(order.id, reseller.id, Actor.cli())
+    await container.resellers.top_up(reseller.id, "10", "", Actor.cli())
+    engines = [create_engine(settings.effective_database_url, poolclass=NullPool) for _ in range(8)]
+    racers = [replace(payments, uow=SqlUnitOfWorkFactory(engine)) for engine in engines]
+    try:
+        paid = await asyncio.gather(*(racer.pay(order.id, reseller.id, Actor.cli()) for racer in racers))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert {o.payment_method for o in paid} == {"balance"} and jobs.delivered == [order.id]
+    assert await container.resellers.balance(reseller.id) == Money(40), "charged once: 40.00 - 39.60"
+    clearing = Account(AccountKind.BUYER_CLEARING)
+    async with container.ordering.uow(read_only=True) as uow:
+        assert await uow.ledger.balance(clearing) == 3960
+    await container.order_desk.refund(order.id, "buyer changed their mind", Actor.cli())
+    assert await container.resellers.balance(reseller.id) == Money(4000)
+    async with container.ordering.uow(read_only=True) as uow:
+        assert await uow.ledger.balance(clearing) == 0
+        assert [p.kind for p in await uow.ledger.postings(order.number)] == ["purchase", "reversal"]
     await assert_ledger_consistent(container)

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.engine import insert_for
 from adapters.db.tables import account_balances, ledger_entries, ledger_postings
-from domain.ledger import Account, Posting
+from domain.ledger import Account, Entry, Posting
+from domain.money import Money
 
 
 class SqlLedger:
@@ -65,3 +66,23 @@ class SqlLedger:
                 )
             )
         return replace(posting, id=posting_id)
+
+    async def postings(self, reference: str) -> list[Posting]:
+        heads = (
+            await self._db.execute(
+                select(ledger_postings).where(ledger_postings.c.reference == reference).order_by(ledger_postings.c.id)
+            )
+        ).all()
+        if not heads:
+            return []
+        lines = await self._db.execute(
+            select(ledger_entries)
+            .where(ledger_entries.c.posting_id.in_([head.id for head in heads]))
+            .order_by(ledger_entries.c.id)
+        )
+        entries: dict[int, list[Entry]] = {}
+        for line in lines:
+            entries.setdefault(line.posting_id, []).append(
+                Entry(Account.parse(line.account), Money(line.amount_minor, line.currency))
+            )
+        return [Posting(h.at, h.kind, h.memo, tuple(entries.get(h.id, [])), h.actor, h.reference, h.id) for h in heads]

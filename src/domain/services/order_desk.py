@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
@@ -56,6 +57,8 @@ class OrderDesk:
             order = await _order(uow, order_id)
             order.end(status, now, reason, actor.name)
             await uow.codes.release(order.holder, now)
+            if status is OrderStatus.REFUNDED:
+                await _reverse_charges(uow, order, now, actor)
             action = "order.cancel" if status is OrderStatus.CANCELLED else "order.refund"
             await self._keep(uow, order, actor, action, reason)
         return order
@@ -86,6 +89,17 @@ class OrderDesk:
         details = {"reason": reason} if reason else {}
         await uow.audit.record(AuditEntry(self.clock.now(), actor, action, order.number, details))
         await uow.commit()
+
+
+async def _reverse_charges(uow: UnitOfWork, order: Order, now: datetime, actor: Actor) -> None:
+    """A refund of an order paid from a wallet puts the money back through the ledger: a reversal posting
+    (refunded is final, so this runs once per order)."""
+    for posting in await uow.ledger.postings(order.number):
+        if posting.kind == "purchase":
+            undo = posting.reversal(now, actor.name, f"refund of order {order.number} (posting #{posting.id})")
+            await uow.ledger.post(replace(undo, reference=order.number))
+            returned = sum(line.amount.minor for line in undo.entries if line.amount.minor > 0)
+            order.record(now, "balance_refunded", actor.name, {"amount": returned})
 
 
 async def _order(uow: UnitOfWork, order_id: int) -> Order:

@@ -1,0 +1,39 @@
+"""What order tests share: a stocked product on sale, a buyer's request, a queue that only records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.audit import Actor
+from domain.catalog import ProductDraft
+from domain.codepool import BatchDetails
+from domain.money import Money
+from domain.orders import OrderRequest
+
+PRICE = "19.80"
+
+
+@dataclass
+class RecordedJobs:
+    delivered: list[int] = field(default_factory=list)
+    notified: list[int] = field(default_factory=list)
+
+    async def deliver_order(self, order_id: int) -> None:
+        self.delivered.append(order_id)
+
+    async def notify_buyer(self, order_id: int) -> None:
+        self.notified.append(order_id)
+
+
+async def stocked(container, sku: str = "IQ-M", count: int = 5, kind: str = "code") -> int:
+    draft = ProductDraft(sku=sku, name="iQIYI monthly", face_value="30", retail_price=PRICE, delivery_kind=kind)
+    product = await container.catalog.create(draft, Actor.cli())
+    await container.catalog.set_on_sale(product.id, True, Actor.cli())
+    if count:
+        lines = [(n, f"{sku}-CODE-{n:04d}", f"PIN{n}") for n in range(count)]
+        await container.stock.add_codes(product.id, lines, BatchDetails("test", Money(1500)), Actor.cli())
+    return product.id
+
+
+def buy(quantity: int = 1, contact: str = "buyer@example.com", sku: str = "IQ-M", **kwargs) -> OrderRequest:
+    return OrderRequest(sku=sku, quantity=str(quantity), contact=contact, **kwargs)
