@@ -16,24 +16,24 @@ from domain.money import Money
 
 
 class AccountKind(StrEnum):
-    """What an account holds. Per-party kinds are owned by one reseller (or supplier); the rest are the merchant's."""
+    """What an account holds. Per-party kinds are owned by one reseller; the rest are the merchant's."""
 
     RESELLER_WALLET = "reseller_wallet"  # prepaid balance a reseller spends on orders
     RESELLER_COMMISSION = "reseller_commission"  # what a reseller earned from its sub-resellers and shop
-    SUPPLIER_PAYABLE = "supplier_payable"  # what the merchant owes a supplier for codes sold
+    SUPPLIER_PAYABLE = "supplier_payable"  # what the merchant owes suppliers for codes sold (one per supplier later)
     PLATFORM_REVENUE = "platform_revenue"  # the merchant's margin
     BUYER_CLEARING = "buyer_clearing"  # buyer money received through a gateway, not yet split
     REFUNDS = "refunds"  # money returned to buyers
     TOP_UPS = "top_ups"  # the other side of reseller top-ups: cash the merchant received
 
 
-PER_PARTY = frozenset({AccountKind.RESELLER_WALLET, AccountKind.RESELLER_COMMISSION, AccountKind.SUPPLIER_PAYABLE})
+PER_PARTY = frozenset({AccountKind.RESELLER_WALLET, AccountKind.RESELLER_COMMISSION})
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Account:
     kind: AccountKind
-    owner: int | None = None  # the reseller's (or supplier's) id for per-party accounts
+    owner: int | None = None  # the reseller's id for per-party accounts
 
     def __post_init__(self) -> None:
         if (self.kind in PER_PARTY) != (self.owner is not None):

@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 WALLET = Account(AccountKind.RESELLER_WALLET, 12)
 TOP_UPS = Account(AccountKind.TOP_UPS)
 REVENUE = Account(AccountKind.PLATFORM_REVENUE)
-SUPPLIER = Account(AccountKind.SUPPLIER_PAYABLE, 3)
+SUPPLIER = Account(AccountKind.SUPPLIER_PAYABLE)
 
 
 def test_a_top_up_and_a_purchase_balance_and_move_the_wallet():
