@@ -1,0 +1,119 @@
+"""Prices, as the merchant sets them: a retail price, reseller tiers, per-reseller overrides, quantity
+breaks (阶梯价), and a floor nobody sells below. A quote says how it was reached, step by step.
+
+Discounts are in basis points (100 = 1 %) and rounded half up to the fen: no floats anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from domain.errors import ValidationFailed
+from domain.money import Money
+
+WHOLE = 10_000  # basis points in 100 %
+
+
+def discounted(price: Money, basis_points: int) -> Money:
+    """`price` less `basis_points`, rounded half up to the fen."""
+    if not 0 <= basis_points <= WHOLE:
+        raise ValidationFailed({"discount": "invalid_discount"})
+    return Money((price.minor * (WHOLE - basis_points) + WHOLE // 2) // WHOLE, price.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class TierPrice:
+    """A tier's price for one product: a fixed price, or a discount off retail."""
+
+    price: Money | None = None
+    discount_bp: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityBreak:
+    min_quantity: int
+    discount_bp: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceList:
+    """Everything the merchant decided about one product's price."""
+
+    retail: Money
+    floor: Money  # what the merchant never sells below (its cost, or more)
+    tiers: Mapping[str, TierPrice] = field(default_factory=dict)
+    overrides: Mapping[int, Money] = field(default_factory=dict)  # reseller id → price
+    breaks: Sequence[QuantityBreak] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PriceStep:
+    """One line of a quote's explanation: what was applied (a message key), and the unit price after it."""
+
+    rule: str  # retail | set_by_parent | override | tier_price | tier_discount | quantity_break | floor
+    unit: Money
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    unit: Money
+    quantity: int
+    steps: tuple[PriceStep, ...]
+
+    @property
+    def total(self) -> Money:
+        return self.unit * self.quantity
+
+    def explain(self) -> str:
+        """The steps as one line, e.g. `retail 30.00 → tier gold −10 % 27.00 → 10+ units −2 % 26.46`."""
+        return " → ".join(
+            f"{step.rule}{f' {step.detail}' if step.detail else ''} {step.unit.amount}" for step in self.steps
+        )
+
+
+def quote(
+    prices: PriceList,
+    quantity: int,
+    *,
+    reseller_id: int | None = None,
+    tier: str | None = None,
+    set_by_parent: Money | None = None,
+) -> Quote:
+    """The unit price for `quantity` units, for a buyer (no reseller), a reseller of a tier, or a sub-reseller
+    whose inviting reseller set its price. The most specific rule wins; quantity breaks apply on top; the
+    floor is the last word."""
+    if quantity < 1:
+        raise ValidationFailed({"quantity": "must_be_positive"})
+    steps = [PriceStep("retail", prices.retail)]
+    unit = prices.retail
+    if set_by_parent is not None:
+        unit = set_by_parent
+        steps.append(PriceStep("set_by_parent", unit))
+    elif reseller_id is not None and reseller_id in prices.overrides:
+        unit = prices.overrides[reseller_id]
+        steps.append(PriceStep("override", unit, f"#{reseller_id}"))
+    elif tier is not None and tier in prices.tiers:
+        rule = prices.tiers[tier]
+        if rule.price is not None:
+            unit = rule.price
+            steps.append(PriceStep("tier_price", unit, tier))
+        else:
+            unit = discounted(prices.retail, rule.discount_bp)
+            steps.append(PriceStep("tier_discount", unit, f"{tier} −{rule.discount_bp / 100:g} %"))
+    applicable = [b for b in prices.breaks if b.min_quantity <= quantity]
+    if applicable:
+        best = max(applicable, key=lambda b: b.min_quantity)
+        unit = discounted(unit, best.discount_bp)
+        steps.append(PriceStep("quantity_break", unit, f"{best.min_quantity}+ −{best.discount_bp / 100:g} %"))
+    if unit < prices.floor:
+        unit = prices.floor
+        steps.append(PriceStep("floor", unit))
+    return Quote(unit, quantity, tuple(steps))
+
+
+def check_price_for_child(own_cost: Money, child_price: Money) -> None:
+    """A reseller sets its sub-resellers' prices at or above what it pays itself."""
+    if child_price < own_cost:
+        raise ValidationFailed({"price": "below_own_cost"})
