@@ -33,7 +33,12 @@ def upgrade() -> None:
         sa.Column("memo", sa.String(length=200), server_default="", nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("reference", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("reverses", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["reverses"], ["ledger_postings.id"], name=op.f("fk_ledger_postings_reverses_ledger_postings")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_postings")),
+        sa.UniqueConstraint("reverses", name=op.f("uq_ledger_postings_reverses")),
     )
     with op.batch_alter_table("ledger_postings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ledger_postings_reference"), ["reference"], unique=False)

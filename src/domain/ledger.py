@@ -7,7 +7,7 @@ append-only; a correction is a new posting that reverses the old one. Amounts ar
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,7 +22,8 @@ class AccountKind(StrEnum):
     RESELLER_COMMISSION = "reseller_commission"  # what a reseller earned from its sub-resellers and shop
     SUPPLIER_PAYABLE = "supplier_payable"  # what the merchant owes suppliers for codes sold (one per supplier later)
     PLATFORM_REVENUE = "platform_revenue"  # the merchant's margin
-    BUYER_CLEARING = "buyer_clearing"  # buyer money received through a gateway, not yet split
+    GATEWAY_RECEIPTS = "gateway_receipts"  # the other side of buyer payments: money at the payment gateway
+    BUYER_CLEARING = "buyer_clearing"  # buyer money received (gateway or wallet), not yet split by a sale
     REFUNDS = "refunds"  # money returned to buyers
     TOP_UPS = "top_ups"  # the other side of reseller top-ups: cash the merchant received
 
@@ -73,7 +74,8 @@ class Posting:
     memo: str
     entries: tuple[Entry, ...]
     actor: str = "system"
-    reference: str = ""  # what caused it, e.g. an order number; a reversal names the posting it reverses
+    reference: str = ""  # what caused it, e.g. an order number
+    reverses: int | None = None  # the posting this one undoes (each is undone at most once)
     id: int | None = None
 
     @classmethod
@@ -99,17 +101,25 @@ class Posting:
 
     def reversal(self, at: datetime, actor: str, memo: str = "") -> Posting:
         """The posting that undoes this one (append-only: nothing is ever edited or deleted)."""
-        return Posting.of(
+        undo = Posting.of(
             at,
             "reversal",
             ((line.account, Money(-line.amount.minor, line.amount.currency)) for line in self.entries),
-            memo=memo or f"reverses #{self.id}",
+            memo=memo or f"reverses #{self.id} ({self.kind})",
             actor=actor,
-            reference=f"posting:{self.id}",
+            reference=self.reference,
         )
+        return replace(undo, reverses=self.id)
 
     def amount_for(self, account: Account) -> int:
         return sum(line.amount.minor for line in self.entries if line.account == account)
+
+
+def not_yet_reversed(postings: Iterable[Posting], kinds: frozenset[str]) -> list[Posting]:
+    """Of these postings, those of the given kinds that no reversal among them undoes yet."""
+    postings = list(postings)
+    undone = {posting.reverses for posting in postings if posting.reverses is not None}
+    return [posting for posting in postings if posting.kind in kinds and posting.id not in undone]
 
 
 def balance(account: Account, postings: Iterable[Posting], currency: str = "CNY") -> Money:

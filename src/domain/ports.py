@@ -168,6 +168,10 @@ class CodeRepository(Protocol):
         """Add available codes (fingerprint, sealed), skipping ones the product has; returns how many went in."""
         ...
 
+    async def unit_costs(self, code_ids: Sequence[int]) -> int:
+        """What these codes cost the merchant in total (their batches' unit costs), in minor units."""
+        ...
+
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
         """Reserve `quantity` available codes for `holder`, all or none: raises OutOfStock."""
         ...

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+
+from adapters.db.tables import account_balances, ledger_entries
 from domain.audit import Actor
 from domain.catalog import ProductDraft
 from domain.codepool import BatchDetails
@@ -37,3 +40,27 @@ async def stocked(container, sku: str = "IQ-M", count: int = 5, kind: str = "cod
 
 def buy(quantity: int = 1, contact: str = "buyer@example.com", sku: str = "IQ-M", **kwargs) -> OrderRequest:
     return OrderRequest(sku=sku, quantity=str(quantity), contact=contact, **kwargs)
+
+
+async def assert_ledger_consistent(container) -> None:
+    """Every posting sums to zero, and every cached balance equals the sum of its account's entries."""
+    async with container.engine.connect() as connection:
+        unbalanced = await connection.execute(
+            select(ledger_entries.c.posting_id)
+            .group_by(ledger_entries.c.posting_id)
+            .having(func.sum(ledger_entries.c.amount_minor) != 0)
+        )
+        assert unbalanced.all() == []
+        cached = dict(
+            (await connection.execute(select(account_balances.c.account, account_balances.c.balance_minor))).all()
+        )
+        summed = dict(
+            (
+                await connection.execute(
+                    select(ledger_entries.c.account, func.sum(ledger_entries.c.amount_minor)).group_by(
+                        ledger_entries.c.account
+                    )
+                )
+            ).all()
+        )
+    assert {account: total for account, total in cached.items() if total or account in summed} == summed

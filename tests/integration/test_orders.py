@@ -17,12 +17,13 @@ from adapters.db.uow import SqlUnitOfWorkFactory
 from adapters.payments.epay import signed
 from domain.audit import Actor
 from domain.codepool import BatchDetails, CodeState, OutOfStock
+from domain.ledger import Account, AccountKind
 from domain.money import Money
 from domain.orders import Attention, OrderQuery, OrderStatus, TooManyUnpaid
 from domain.paging import PageRequest
 from domain.payments import PaymentRejected
 from domain.services.ordering import NoSuchOrder
-from tests.integration.shopping import RecordedJobs, buy, stocked
+from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, stocked
 
 
 class ShiftedClock:
@@ -331,3 +332,27 @@ async def tokens_of(container, order) -> list[str]:
 async def _events(container, order_id: int):
     async with container.ordering.uow(read_only=True) as uow:
         return await uow.orders.events(order_id)
+
+
+async def test_the_ledger_follows_the_money_of_a_paid_delivered_and_refunded_order(shop, container):
+    await stocked(container)  # codes cost 15.00 each, sold at 19.80
+    order = await shop.ordering.place(buy(2))
+    await shop.ordering.pay(notice(container, order))
+    await shop.delivery.deliver(order.id)
+    kinds = (AccountKind.GATEWAY_RECEIPTS, AccountKind.BUYER_CLEARING, AccountKind.SUPPLIER_PAYABLE)
+    accounts = {kind: Account(kind) for kind in (*kinds, AccountKind.PLATFORM_REVENUE)}
+
+    async def balances() -> dict[AccountKind, int]:
+        async with container.ordering.uow(read_only=True) as uow:
+            return {kind: await uow.ledger.balance(account) for kind, account in accounts.items()}
+
+    assert await balances() == {
+        AccountKind.GATEWAY_RECEIPTS: -3960,
+        AccountKind.BUYER_CLEARING: 0,
+        AccountKind.SUPPLIER_PAYABLE: 3000,
+        AccountKind.PLATFORM_REVENUE: 960,
+    }
+    await assert_ledger_consistent(container)
+    await container.order_desk.refund(order.id, "faulty codes", Actor.cli())
+    assert set((await balances()).values()) == {0}
+    await assert_ledger_consistent(container)

@@ -7,44 +7,18 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.pool import NullPool
 
 from adapters.db.engine import create_engine
-from adapters.db.tables import account_balances, ledger_entries
 from adapters.db.uow import SqlUnitOfWorkFactory
 from domain.audit import Actor
 from domain.errors import ValidationFailed
 from domain.ledger import Account, AccountKind, InsufficientBalance
 from domain.money import Money
 from domain.resellers import ResellerDraft
-from tests.integration.shopping import RecordedJobs, buy, stocked
+from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, stocked
 
 REVENUE = Account(AccountKind.PLATFORM_REVENUE)
-
-
-async def assert_ledger_consistent(container) -> None:
-    """Every posting sums to zero, and every cached balance equals the sum of its account's entries."""
-    async with container.engine.connect() as connection:
-        unbalanced = await connection.execute(
-            select(ledger_entries.c.posting_id)
-            .group_by(ledger_entries.c.posting_id)
-            .having(func.sum(ledger_entries.c.amount_minor) != 0)
-        )
-        assert unbalanced.all() == []
-        cached = dict(
-            (await connection.execute(select(account_balances.c.account, account_balances.c.balance_minor))).all()
-        )
-        summed = dict(
-            (
-                await connection.execute(
-                    select(ledger_entries.c.account, func.sum(ledger_entries.c.amount_minor)).group_by(
-                        ledger_entries.c.account
-                    )
-                )
-            ).all()
-        )
-    assert {account: total for account, total in cached.items() if total or account in summed} == summed
 
 
 async def test_a_top_up_fills_the_wallet_and_a_charge_empties_it(container):

@@ -204,6 +204,9 @@ class FakeCodes:
             self._data.codes[code_id] = replace(self._data.codes[code_id], state=CodeState.RESERVED, holder=holder)
         return available
 
+    async def unit_costs(self, code_ids: Sequence[int]) -> int:
+        return sum(self._data.batches[self._data.codes[i].batch_id].unit_cost.minor for i in code_ids)
+
     async def release(self, holder: str, now: datetime) -> int:
         return len(self._from_reserved(holder, CodeState.AVAILABLE))
 

@@ -51,7 +51,7 @@ def test_a_reversal_is_a_new_posting_that_brings_every_account_back():
     purchase = Posting.of(NOW, "purchase", [(WALLET, Money(-1980)), (REVENUE, Money(480)), (SUPPLIER, Money(1500))])
     purchase = Posting(purchase.at, purchase.kind, purchase.memo, purchase.entries, purchase.actor, "2611", id=7)
     undo = purchase.reversal(NOW, "finance")
-    assert undo.reference == "posting:7" and undo.kind == "reversal"
+    assert (undo.reference, undo.reverses, undo.kind) == ("2611", 7, "reversal")
     for account in (WALLET, REVENUE, SUPPLIER):
         assert balance(account, [purchase, undo]) == Money(0)
 

@@ -197,6 +197,16 @@ class SqlCodes:
         ]
         return len((await self._db.execute(statement, params)).all())
 
+    async def unit_costs(self, code_ids: Sequence[int]) -> int:
+        if not code_ids:
+            return 0
+        total = (
+            select(func.coalesce(func.sum(code_batches.c.unit_cost_minor), 0))
+            .select_from(codes.join(code_batches, codes.c.batch_id == code_batches.c.id))
+            .where(codes.c.id.in_(code_ids))
+        )
+        return (await self._db.execute(total)).scalar_one()
+
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
         """Reserve `quantity` available codes for `holder`, all or none (raises OutOfStock)."""
         taken = await self._take(product_id, quantity, holder, now, after=self._hints.start(product_id))

@@ -45,6 +45,7 @@ class SqlLedger:
                     memo=posting.memo,
                     actor=posting.actor,
                     reference=posting.reference,
+                    reverses=posting.reverses,
                 )
                 .returning(ledger_postings.c.id)
             )

@@ -307,6 +307,8 @@ ledger_postings = Table(
     Column("memo", String(200), nullable=False, server_default=""),
     Column("actor", String(64), nullable=False),
     Column("reference", String(64), nullable=False, server_default="", index=True),
+    # The posting this one undoes; unique: nothing is reversed twice.
+    Column("reverses", BigId, ForeignKey("ledger_postings.id"), unique=True),
 )
 
 ledger_entries = Table(

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain import bookkeeping
 from domain.audit import Actor, AuditEntry
 from domain.codepool import CardSecret
 from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.money import Money
 from domain.operations import Nudges
 from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
@@ -90,6 +92,8 @@ class Delivery:
             first = order.delivered_units + 1
             units = [self._unit(order, first + i, now, actor, content=secret) for i, secret in enumerate(secrets_)]
             await uow.deliveries.add(units)
+            # Typed in by hand: the merchant knows no supplier cost for it here.
+            await _book_sale(uow, order, len(units), Money(0, order.unit_price.currency), now, actor)
             order.units_delivered(len(units), now, actor.name)
             await uow.orders.save(order)
             await uow.audit.record(AuditEntry(now, actor, "order.fulfil", order.number, {"units": len(units)}))
@@ -104,6 +108,7 @@ class Delivery:
         first = order.delivered_units + 1
         units = [self._unit(order, first + i, now, actor, code_id=code_id) for i, code_id in enumerate(sold)]
         await uow.deliveries.add(units)
+        await _book_sale(uow, order, len(units), Money(await uow.codes.unit_costs(sold)), now, actor)
         order.units_delivered(len(units), now, actor.name)
 
     def _unit(
@@ -129,6 +134,11 @@ class Delivery:
                 self.vault.seal(content.plaintext(), binding=content_binding(order.number, unit)) if content else None
             ),
         )
+
+
+async def _book_sale(uow: UnitOfWork, order: Order, units: int, cost: Money, now: datetime, actor: Actor) -> None:
+    if units and order.paid is not None:  # only money that came in is shared out
+        await uow.ledger.post(bookkeeping.sale(order.number, order.unit_price * units, cost, now, actor.name))
 
 
 async def _owing(uow: UnitOfWork, order_id: int) -> Order:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
+from domain import bookkeeping
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
+from domain.ledger import AccountKind
 from domain.orders import UNPAID, Order, OrderEvent, OrderQuery, OrderStatus
 from domain.paging import Page, PageRequest
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
@@ -69,6 +71,9 @@ class OrderDesk:
         async with self.uow() as uow:
             order = await _order(uow, order_id)
             returned = order.extra_payment_returned(self.clock.now(), reason, actor.name)
+            postings = await uow.ledger.postings(order.number)
+            for undo in bookkeeping.extra_payments_returned(postings, self.clock.now(), actor.name, reason):
+                await uow.ledger.post(undo)
             await self._keep(uow, order, actor, "order.return_extra_payment", f"{reason} ({returned})")
         return order
 
@@ -92,14 +97,13 @@ class OrderDesk:
 
 
 async def _reverse_charges(uow: UnitOfWork, order: Order, now: datetime, actor: Actor) -> None:
-    """A refund of an order paid from a wallet puts the money back through the ledger: a reversal posting
-    (refunded is final, so this runs once per order)."""
-    for posting in await uow.ledger.postings(order.number):
-        if posting.kind == "purchase":
-            undo = posting.reversal(now, actor.name, f"refund of order {order.number} (posting #{posting.id})")
-            await uow.ledger.post(replace(undo, reference=order.number))
-            returned = sum(line.amount.minor for line in undo.entries if line.amount.minor > 0)
-            order.record(now, "balance_refunded", actor.name, {"amount": returned})
+    """A refund undoes the order's money on the ledger: what a gateway or wallet paid, and any sale split.
+    A wallet gets its money back by the same reversal."""
+    for undo in bookkeeping.refund(await uow.ledger.postings(order.number), now, actor.name):
+        await uow.ledger.post(undo)
+        to_wallet = sum(e.amount.minor for e in undo.entries if e.account.kind is AccountKind.RESELLER_WALLET)
+        if to_wallet:
+            order.record(now, "balance_refunded", actor.name, {"amount": to_wallet})
 
 
 async def _order(uow: UnitOfWork, order_id: int) -> Order:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain import bookkeeping
 from domain.audit import Actor, AuditEntry
 from domain.catalog import normalize_sku
 from domain.codepool import OutOfStock
@@ -116,7 +117,9 @@ class Ordering:
             if not await uow.orders.record_payment(order.id or 0, notice, now):
                 return order, False  # the same payment, notified again
             order.record(now, "payment_received", details=details)
-            if order.status in OWED or order.status in (OrderStatus.DELIVERED, OrderStatus.REFUNDED):
+            again = order.status in OWED or order.status in (OrderStatus.DELIVERED, OrderStatus.REFUNDED)
+            await uow.ledger.post(bookkeeping.payment(order.number, notice.amount, notice.gateway, now, extra=again))
+            if again:
                 order.paid_again(notice.amount, now)  # a second, different payment: staff return it
             else:
                 reserved = order.status in UNPAID or not order.pooled
