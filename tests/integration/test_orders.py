@@ -236,6 +236,10 @@ async def test_a_second_different_payment_is_owed_back_and_does_not_hold_up_deli
     settled = await container.order_desk.return_extra_payment(order.id, "returned in the gateway", Actor.cli())
     assert settled.refund_due is None and settled.status is OrderStatus.DELIVERED
     assert (await container.order_desk.search(OrderQuery(needs_action=True), PageRequest(1, 50))).total == 0
+    async with container.ordering.uow(read_only=True) as uow:
+        assert await uow.ledger.balance(Account(AccountKind.GATEWAY_RECEIPTS)) == -1980, "one payment kept"
+        assert await uow.ledger.balance(Account(AccountKind.BUYER_CLEARING)) == 0
+    await assert_ledger_consistent(container)
 
 
 async def test_every_delivery_is_mailed_and_lost_mails_are_swept_up(shop, container, settings):
