@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from itertools import islice
 from typing import Any
@@ -214,6 +214,15 @@ async def csv_export(secrets: AsyncIterator[CardSecret]) -> AsyncIterator[bytes]
         buffer.truncate()
         writer.writerow((spreadsheet_safe(secret.number), spreadsheet_safe(secret.pin)))
         yield buffer.getvalue().encode()
+
+
+def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """A small table (a statement, say) as CSV: UTF-8 with a BOM, every cell spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(str(cell)) for cell in row] for row in rows)
+    return codecs.BOM_UTF8 + buffer.getvalue().encode()
 
 
 async def xlsx_export(secrets: AsyncIterator[CardSecret]) -> bytes:

@@ -142,3 +142,44 @@ class Wallet:
                 balance=self.balance.amount,
                 amount=amount.amount,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    at: datetime
+    kind: str
+    memo: str
+    reference: str
+    amount: Money
+    balance: Money  # after this line
+    posting_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """An account between two instants: opening balance, each posting, closing balance."""
+
+    account: Account
+    start: datetime
+    end: datetime
+    opening: Money
+    lines: tuple[StatementLine, ...]
+
+    @property
+    def closing(self) -> Money:
+        return self.lines[-1].balance if self.lines else self.opening
+
+    @classmethod
+    def of(
+        cls, account: Account, start: datetime, end: datetime, opening: Money, postings: Iterable[Posting]
+    ) -> Statement:
+        running, lines = opening, []
+        for posting in postings:
+            amount = Money(posting.amount_for(account), opening.currency)
+            running = running + amount
+            lines.append(
+                StatementLine(
+                    posting.at, posting.kind, posting.memo, posting.reference, amount, running, posting.id or 0
+                )
+            )
+        return cls(account, start, end, opening, tuple(lines))

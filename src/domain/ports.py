@@ -296,6 +296,10 @@ class ResellerRepository(Protocol):
 
     async def get(self, reseller_id: int) -> Reseller | None: ...
 
+    async def page(self, page: PageRequest) -> Page[Reseller]:
+        """Resellers, newest first."""
+        ...
+
 
 class LedgerRepository(Protocol):
     """Append-only postings. Each account's balance is also cached, updated in the posting's transaction."""
@@ -318,6 +322,14 @@ class LedgerRepository(Protocol):
 
     async def postings(self, reference: str) -> list[Posting]:
         """The postings made for `reference` (an order number, say), oldest first."""
+        ...
+
+    async def total_before(self, account: Account, moment: datetime) -> int:
+        """The account's balance just before `moment`: the sum of its entries posted earlier."""
+        ...
+
+    async def postings_of(self, account: Account, start: datetime, end: datetime) -> list[Posting]:
+        """Postings touching the account with start <= at < end, in posting order."""
         ...
 
 

@@ -33,15 +33,23 @@ class Permission(StrEnum):
     VIEW_ORDERS = "view_orders"
     MANAGE_ORDERS = "manage_orders"  # fulfil, cancel, resend
     REFUND_ORDERS = "refund_orders"
+    VIEW_RESELLERS = "view_resellers"
+    MANAGE_RESELLERS = "manage_resellers"  # create resellers, record top-ups
 
 
 _EVERY_ROLE = frozenset({Permission.USE_ADMIN, Permission.VIEW_CATALOG, Permission.VIEW_ORDERS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.OPERATOR: _EVERY_ROLE
-    | {Permission.MANAGE_CATALOG, Permission.MANAGE_CODES, Permission.REVEAL_CODES, Permission.MANAGE_ORDERS},
-    Role.FINANCE: _EVERY_ROLE | {Permission.REFUND_ORDERS},
-    Role.SUPPORT: _EVERY_ROLE | {Permission.MANAGE_ORDERS},
+    | {
+        Permission.MANAGE_CATALOG,
+        Permission.MANAGE_CODES,
+        Permission.REVEAL_CODES,
+        Permission.MANAGE_ORDERS,
+        Permission.VIEW_RESELLERS,
+    },
+    Role.FINANCE: _EVERY_ROLE | {Permission.REFUND_ORDERS, Permission.VIEW_RESELLERS, Permission.MANAGE_RESELLERS},
+    Role.SUPPORT: _EVERY_ROLE | {Permission.MANAGE_ORDERS, Permission.VIEW_RESELLERS},
     Role.CLERK: _EVERY_ROLE,
 }
 

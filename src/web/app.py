@@ -50,6 +50,7 @@ from web.controllers.orders import OrderController
 from web.controllers.payments import PaymentNotifyController
 from web.controllers.products import ProductController
 from web.controllers.redeem import RedeemController
+from web.controllers.resellers import ResellerController
 from web.controllers.sandbox import SandboxController
 from web.controllers.shop import LookupController, ShopController
 from web.controllers.staff import StaffController
@@ -146,6 +147,7 @@ def create_app(container: Container | None = None) -> Litestar:
             ProductController,
             StockController,
             OrderController,
+            ResellerController,
             ShopController,
             PaymentNotifyController,
             Router("/", route_handlers=[LookupController], middleware=[lookup_limit.middleware]),
@@ -167,6 +169,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "delivery": provide(container.delivery),
             "order_desk": provide(container.order_desk),
             "redemption": provide(container.redemption),
+            "resellers": provide(container.resellers),
             "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),

@@ -4,6 +4,7 @@ the cached balance always equals the sum of the entries, and racing charges neve
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from dataclasses import replace
 
 import pytest
@@ -93,3 +94,23 @@ async def test_an_order_paid_from_a_wallet_is_charged_once_and_refunded_through_
         assert await uow.ledger.balance(clearing) == 0
         assert [p.kind for p in await uow.ledger.postings(order.number)] == ["purchase", "reversal"]
     await assert_ledger_consistent(container)
+
+
+async def test_a_statement_opens_with_what_came_before_and_closes_equal_to_the_ledger(container):
+    reseller = await container.resellers.create(ResellerDraft("Statement", "s@example.com"), Actor.cli())
+    await container.resellers.top_up(reseller.id, "100", "first", Actor.cli())
+    await container.resellers.charge(
+        reseller.id, Money(3000), Account(AccountKind.PLATFORM_REVENUE), "o-1", Actor.cli()
+    )
+    now = datetime.now(UTC)
+    whole = await container.resellers.statement(reseller.id, now - timedelta(hours=1), now + timedelta(hours=1))
+    assert (whole.opening, [line.amount for line in whole.lines], whole.closing) == (
+        Money(0),
+        [Money(10000), Money(-3000)],
+        Money(7000),
+    )
+    later = await container.resellers.statement(reseller.id, now + timedelta(hours=1), now + timedelta(hours=2))
+    assert (later.opening, later.lines, later.closing) == (Money(7000), (), Money(7000))
+    assert whole.closing == await container.resellers.balance(reseller.id)
+    with pytest.raises(ValidationFailed):
+        await container.resellers.statement(reseller.id, now, now)

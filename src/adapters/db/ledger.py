@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.engine import insert_for
@@ -69,10 +70,25 @@ class SqlLedger:
         return replace(posting, id=posting_id)
 
     async def postings(self, reference: str) -> list[Posting]:
+        return await self._load(ledger_postings.c.reference == reference)
+
+    async def total_before(self, account: Account, moment: datetime) -> int:
+        total = (
+            select(func.coalesce(func.sum(ledger_entries.c.amount_minor), 0))
+            .select_from(ledger_entries.join(ledger_postings, ledger_entries.c.posting_id == ledger_postings.c.id))
+            .where(ledger_entries.c.account == account.code, ledger_postings.c.at < moment)
+        )
+        return (await self._db.execute(total)).scalar_one()
+
+    async def postings_of(self, account: Account, start: datetime, end: datetime) -> list[Posting]:
+        touching = select(ledger_entries.c.posting_id).where(ledger_entries.c.account == account.code)
+        return await self._load(
+            ledger_postings.c.id.in_(touching), ledger_postings.c.at >= start, ledger_postings.c.at < end
+        )
+
+    async def _load(self, *conditions: ColumnElement[bool]) -> list[Posting]:
         heads = (
-            await self._db.execute(
-                select(ledger_postings).where(ledger_postings.c.reference == reference).order_by(ledger_postings.c.id)
-            )
+            await self._db.execute(select(ledger_postings).where(*conditions).order_by(ledger_postings.c.id))
         ).all()
         if not heads:
             return []
@@ -86,4 +102,7 @@ class SqlLedger:
             entries.setdefault(line.posting_id, []).append(
                 Entry(Account.parse(line.account), Money(line.amount_minor, line.currency))
             )
-        return [Posting(h.at, h.kind, h.memo, tuple(entries.get(h.id, [])), h.actor, h.reference, h.id) for h in heads]
+        return [
+            Posting(h.at, h.kind, h.memo, tuple(entries.get(h.id, [])), h.actor, h.reference, h.reverses, h.id)
+            for h in heads
+        ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.tables import resellers
 from domain.money import Money
 from domain.orders import Contact, ContactKind
+from domain.paging import Page, PageRequest
 from domain.resellers import Reseller, ResellerStatus
 
 
@@ -35,6 +36,13 @@ class SqlResellers:
             )
         ).scalar_one()
         return await self.get(new_id) or reseller
+
+    async def page(self, page: PageRequest) -> Page[Reseller]:
+        total = (await self._db.execute(select(func.count()).select_from(resellers))).scalar_one()
+        rows = await self._db.execute(
+            select(resellers).order_by(resellers.c.id.desc()).limit(page.size).offset(page.offset)
+        )
+        return Page([_reseller(row) for row in rows.mappings()], total, page)
 
     async def get(self, reseller_id: int) -> Reseller | None:
         row = (await self._db.execute(select(resellers).where(resellers.c.id == reseller_id))).mappings().first()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
-from domain.ledger import Account, AccountKind, Posting, Wallet
+from domain.ledger import Account, AccountKind, Posting, Statement, Wallet
 from domain.money import InvalidAmount, Money
+from domain.paging import Page, PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.resellers import Reseller, ResellerDraft
 
@@ -78,6 +80,27 @@ class Resellers:
             )
             await uow.commit()
         return posting
+
+    async def page(self, page: PageRequest) -> Page[tuple[Reseller, Money]]:
+        """Resellers with their wallet balances, newest first."""
+        async with self.uow(read_only=True) as uow:
+            found = await uow.resellers.page(page)
+            items = [(r, Money(await uow.ledger.balance(r.wallet), r.credit_limit.currency)) for r in found.items]
+        return Page(items, found.total, found.request)
+
+    async def get(self, reseller_id: int) -> Reseller:
+        async with self.uow(read_only=True) as uow:
+            return await _reseller(uow, reseller_id)
+
+    async def statement(self, reseller_id: int, start: datetime, end: datetime) -> Statement:
+        """The wallet between two instants, read from the ledger: opening balance, each posting, closing."""
+        if end <= start:
+            raise ValidationFailed({"end": "before_start"})
+        async with self.uow(read_only=True) as uow:
+            reseller = await _reseller(uow, reseller_id)
+            opening = Money(await uow.ledger.total_before(reseller.wallet, start), reseller.credit_limit.currency)
+            postings = await uow.ledger.postings_of(reseller.wallet, start, end)
+        return Statement.of(reseller.wallet, start, end, opening, postings)
 
     async def balance(self, reseller_id: int) -> Money:
         async with self.uow(read_only=True) as uow:

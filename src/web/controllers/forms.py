@@ -122,3 +122,17 @@ class ReasonForm:
 @dataclass
 class FulfilForm:
     lines: str = ""
+
+
+@dataclass
+class ResellerForm:
+    name: str = ""
+    contact: str = ""
+    credit_limit: str = "0"
+    parent_id: str = ""
+
+
+@dataclass
+class TopUpForm:
+    amount: str = ""
+    note: str = ""
