@@ -4,8 +4,8 @@ the cached balance always equals the sum of the entries, and racing charges neve
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.pool import NullPool
