@@ -6,64 +6,29 @@ Plain text by default, JSON with --json; errors go to stderr with a non-zero exi
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from adapters import bootstrap
 from adapters.cli import demo
+from adapters.cli.resellers import reseller
+from adapters.cli.running import Output, run
 from adapters.db import migrate
-from adapters.keys import MissingSecrets, rotate_code_keys
+from adapters.keys import rotate_code_keys
 from adapters.settings import Settings
 from domain.audit import Actor
 from domain.catalog import DeliveryKind, Product, ProductDraft, ProductQuery
 from domain.codepool import BatchDetails
-from domain.errors import DomainError, ValidationFailed
 from domain.imports import CodeImport
-from domain.money import Money
 from domain.paging import Page, PageRequest
-from domain.resellers import Reseller, ResellerDraft
 from domain.staff import Role, StaffMember
-
-
-class Output:
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
-
-    def emit(self, data: dict[str, Any], text: str) -> None:
-        click.echo(json.dumps(data, ensure_ascii=False, default=str) if self.as_json else text)
-
-
-def run(work: Callable[[bootstrap.Container], Awaitable[Any]]) -> Any:
-    """Build the services, run one piece of async work, close them, and turn domain errors into exit 1."""
-
-    async def main() -> Any:
-        container = bootstrap.build(queue=False)
-        try:
-            return await work(container)
-        finally:
-            await container.aclose()
-
-    try:
-        return asyncio.run(main())
-    except ValidationFailed as error:
-        raise click.ClickException(
-            "invalid input: " + ", ".join(f"{k} ({v})" for k, v in error.errors.items())
-        ) from None
-    except (DomainError, MissingSecrets) as error:
-        raise click.ClickException(str(error)) from None
-    except DBAPIError as error:
-        raise click.ClickException(
-            f"database error: {error.orig} (is the schema current? `kaquan db upgrade`)"
-        ) from None
 
 
 @click.group()
@@ -72,6 +37,9 @@ def run(work: Callable[[bootstrap.Container], Awaitable[Any]]) -> Any:
 def cli(ctx: click.Context, as_json: bool) -> None:
     """kaquan (卡券): sell and deliver digital rights."""
     ctx.obj = Output(as_json)
+
+
+cli.add_command(reseller)
 
 
 @cli.command()
@@ -220,36 +188,6 @@ def _product_row(product: Product) -> dict[str, Any]:
         "delivery_kind": product.delivery_kind.value,
         "on_sale": product.on_sale,
     }
-
-
-@cli.group()
-def reseller() -> None:
-    """Resellers (分销商) and their prepaid wallets."""
-
-
-@reseller.command("create")
-@click.argument("name")
-@click.option("--contact", required=True, help="email or phone")
-@click.option("--credit-limit", default="0", show_default=True, help="how far the wallet may go below zero")
-@click.option("--parent", "parent_id", type=int, default=None, help="the inviting reseller's id")
-@click.pass_obj
-def reseller_create(out: Output, name: str, contact: str, credit_limit: str, parent_id: int | None) -> None:
-    """Create a reseller with an empty wallet."""
-    draft = ResellerDraft(name, contact, credit_limit, parent_id)
-    made: Reseller = run(lambda c: c.resellers.create(draft, Actor.cli()))
-    row = {"id": made.id, "name": made.name, "depth": made.depth, "credit_limit": made.credit_limit.amount}
-    out.emit(row, f"created reseller {made.name} (#{made.id}), credit limit {made.credit_limit.amount}")
-
-
-@reseller.command("topup")
-@click.argument("reseller_id", type=int)
-@click.argument("amount")
-@click.option("--note", default="", help="e.g. the bank transfer's reference")
-@click.pass_obj
-def reseller_topup(out: Output, reseller_id: int, amount: str, note: str) -> None:
-    """Add money the reseller paid to its wallet (a balanced ledger posting)."""
-    balance: Money = run(lambda c: c.resellers.top_up(reseller_id, amount, note, Actor.cli()))
-    out.emit({"reseller": reseller_id, "balance": balance.amount}, f"reseller #{reseller_id} balance {balance.amount}")
 
 
 @cli.group()
