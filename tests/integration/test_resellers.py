@@ -17,18 +17,27 @@ from domain.errors import ValidationFailed
 from domain.ledger import Account, AccountKind, InsufficientBalance
 from domain.money import Money
 from domain.resellers import ResellerDraft
+from domain.services.resellers import charge_wallet
 from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, stocked
 
 REVENUE = Account(AccountKind.PLATFORM_REVENUE)
 
 
+async def charge(uow_factory, reseller_id: int, amount: Money, reference: str) -> None:
+    """A wallet charge in its own transaction, as an order payment makes one."""
+    async with uow_factory() as uow:
+        reseller = await uow.resellers.get(reseller_id)
+        await charge_wallet(uow, reseller, amount, REVENUE, now=datetime.now(UTC), actor="test", reference=reference)
+        await uow.commit()
+
+
 async def test_a_top_up_fills_the_wallet_and_a_charge_empties_it(container):
     reseller = await container.resellers.create(ResellerDraft("Shop A", "a@example.com", "50"), Actor.cli())
     assert await container.resellers.top_up(reseller.id, "100", "bank transfer 2611", Actor.cli()) == Money(10000)
-    await container.resellers.charge(reseller.id, Money(12000), REVENUE, "order-1", Actor.cli())
+    await charge(container.resellers.uow, reseller.id, Money(12000), "order-1")
     assert await container.resellers.balance(reseller.id) == Money(-2000), "into the credit"
     with pytest.raises(InsufficientBalance):
-        await container.resellers.charge(reseller.id, Money(3001), REVENUE, "order-2", Actor.cli())
+        await charge(container.resellers.uow, reseller.id, Money(3001), "order-2")
     assert await container.resellers.balance(reseller.id) == Money(-2000), "a refused charge changes nothing"
     await assert_ledger_consistent(container)
 
@@ -47,17 +56,17 @@ async def test_fifty_racing_charges_against_a_balance_for_ten_spend_exactly_ten(
     reseller = await container.resellers.create(ResellerDraft("Racer", "racer@example.com"), Actor.cli())
     await container.resellers.top_up(reseller.id, "100", "covers ten", Actor.cli())
     engines = [create_engine(settings.effective_database_url, poolclass=NullPool) for _ in range(50)]
-    racers = [replace(container.resellers, uow=SqlUnitOfWorkFactory(engine)) for engine in engines]
+    racers = [SqlUnitOfWorkFactory(engine) for engine in engines]
 
-    async def charge(racer, n: int) -> str:
+    async def race(racer, n: int) -> str:
         try:
-            await racer.charge(reseller.id, Money(1000), REVENUE, f"order-{n}", Actor.cli())
+            await charge(racer, reseller.id, Money(1000), f"order-{n}")
         except InsufficientBalance as refused:
             return refused.code
         return "charged"
 
     try:
-        outcomes = await asyncio.gather(*(charge(racer, n) for n, racer in enumerate(racers)))
+        outcomes = await asyncio.gather(*(race(racer, n) for n, racer in enumerate(racers)))
     finally:
         for engine in engines:
             await engine.dispose()
@@ -99,9 +108,7 @@ async def test_an_order_paid_from_a_wallet_is_charged_once_and_refunded_through_
 async def test_a_statement_opens_with_what_came_before_and_closes_equal_to_the_ledger(container):
     reseller = await container.resellers.create(ResellerDraft("Statement", "s@example.com"), Actor.cli())
     await container.resellers.top_up(reseller.id, "100", "first", Actor.cli())
-    await container.resellers.charge(
-        reseller.id, Money(3000), Account(AccountKind.PLATFORM_REVENUE), "o-1", Actor.cli()
-    )
+    await charge(container.resellers.uow, reseller.id, Money(3000), "o-1")
     now = datetime.now(UTC)
     whole = await container.resellers.statement(reseller.id, now - timedelta(hours=1), now + timedelta(hours=1))
     assert (whole.opening, [line.amount for line in whole.lines], whole.closing) == (

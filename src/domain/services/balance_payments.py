@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.audit import Actor
+from domain.bookkeeping import CLEARING
 from domain.errors import NotFound
-from domain.ledger import Account, AccountKind, Posting, Wallet
-from domain.money import Money
 from domain.orders import UNPAID, IllegalOrderTransition, Order, OrderStatus
 from domain.payments import PaymentNotice
 from domain.ports import BackgroundJobs, Clock, UnitOfWorkFactory
+from domain.services.resellers import charge_wallet
 
 BALANCE = "balance"  # the payment method's name on orders and payment rows
-CLEARING = Account(AccountKind.BUYER_CLEARING)  # paid, not yet split between supplier, platform and resellers
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +41,15 @@ class BalancePayments:
                 return order
             if order.status not in UNPAID:
                 raise IllegalOrderTransition(f"a {order.status} order is not paid from a wallet", status=order.status)
-            balance = await uow.ledger.balance(reseller.wallet, lock=True)
-            Wallet(Money(balance, order.total.currency), reseller.credit_limit).check_can_spend(order.total)
-            charge = await uow.ledger.post(
-                Posting.of(
-                    now,
-                    "purchase",
-                    [(reseller.wallet, Money(-order.total.minor, order.total.currency)), (CLEARING, order.total)],
-                    memo=order.product_name,
-                    actor=actor.name,
-                    reference=order.number,
-                )
+            charge = await charge_wallet(
+                uow,
+                reseller,
+                order.total,
+                CLEARING,
+                now=now,
+                actor=actor.name,
+                reference=order.number,
+                memo=order.product_name,
             )
             notice = PaymentNotice(BALANCE, order.number, f"posting:{charge.id}", order.total)
             await uow.orders.record_payment(order_id, notice, now)

@@ -61,26 +61,6 @@ class Resellers:
             await uow.commit()
         return balance
 
-    async def charge(self, reseller_id: int, amount: Money, to: Account, reference: str, actor: Actor) -> Posting:
-        """Take `amount` from the wallet for `to`, or raise InsufficientBalance; concurrent charges queue on
-        the wallet, so together they never spend past the credit limit."""
-        now = self.clock.now()
-        async with self.uow() as uow:
-            reseller = await _reseller(uow, reseller_id)
-            balance = await uow.ledger.balance(reseller.wallet, lock=True)
-            Wallet(Money(balance, amount.currency), reseller.credit_limit).check_can_spend(amount)
-            posting = await uow.ledger.post(
-                Posting.of(
-                    now,
-                    "purchase",
-                    [(reseller.wallet, Money(-amount.minor, amount.currency)), (to, amount)],
-                    actor=actor.name,
-                    reference=reference,
-                )
-            )
-            await uow.commit()
-        return posting
-
     async def page(self, page: PageRequest) -> Page[tuple[Reseller, Money]]:
         """Resellers with their wallet balances, newest first."""
         async with self.uow(read_only=True) as uow:
@@ -106,6 +86,34 @@ class Resellers:
         async with self.uow(read_only=True) as uow:
             reseller = await _reseller(uow, reseller_id)
             return Money(await uow.ledger.balance(reseller.wallet))
+
+
+async def charge_wallet(
+    uow: UnitOfWork,
+    reseller: Reseller,
+    amount: Money,
+    to: Account,
+    *,
+    now: datetime,
+    actor: str,
+    reference: str,
+    memo: str = "",
+) -> Posting:
+    """Take `amount` from the reseller's wallet for `to` inside the caller's transaction, or raise
+    InsufficientBalance. The wallet stays locked until commit, so concurrent charges queue and together
+    never spend past the credit limit."""
+    balance = await uow.ledger.balance(reseller.wallet, lock=True)
+    Wallet(Money(balance, amount.currency), reseller.credit_limit).check_can_spend(amount)
+    return await uow.ledger.post(
+        Posting.of(
+            now,
+            "purchase",
+            [(reseller.wallet, Money(-amount.minor, amount.currency)), (to, amount)],
+            memo=memo,
+            actor=actor,
+            reference=reference,
+        )
+    )
 
 
 async def _reseller(uow: UnitOfWork, reseller_id: int) -> Reseller:
