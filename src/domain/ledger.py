@@ -41,6 +41,13 @@ class Account:
             raise ValueError(f"{self.kind} accounts {'need' if self.kind in PER_PARTY else 'have no'} owner")
 
     @property
+    def keeps_running_balance(self) -> bool:
+        """A reseller's accounts keep their balance beside the entries (a wallet is locked and checked on every
+        charge). The merchant's own accounts, touched by every order, do not: one row updated by every
+        payment and delivery would queue them all behind each other. Their balance is summed when asked."""
+        return self.kind in PER_PARTY
+
+    @property
     def code(self) -> str:
         """Stable text form, e.g. `reseller_wallet:12` or `platform_revenue`."""
         return self.kind.value if self.owner is None else f"{self.kind.value}:{self.owner}"

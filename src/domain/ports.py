@@ -302,14 +302,15 @@ class ResellerRepository(Protocol):
 
 
 class LedgerRepository(Protocol):
-    """Append-only postings. Each account's balance is also cached, updated in the posting's transaction."""
+    """Append-only postings. Accounts that keep a running balance have it updated in the posting's transaction."""
 
     async def open(self, account: Account) -> None:
         """Create the account's balance row (zero), so it can be locked before its first posting."""
         ...
 
     async def balance(self, account: Account, *, lock: bool = False) -> int:
-        """The cached balance in minor units; `lock` holds the account until commit (one spender at a time)."""
+        """The balance in minor units (kept, or summed for the merchant's accounts); `lock` holds a kept one
+        until commit (one spender at a time)."""
         ...
 
     async def entries_total(self, account: Account) -> int:

@@ -26,6 +26,8 @@ class SqlLedger:
         )
 
     async def balance(self, account: Account, *, lock: bool = False) -> int:
+        if not account.keeps_running_balance:
+            return await self.entries_total(account)
         query = select(account_balances.c.balance_minor).where(account_balances.c.account == account.code)
         found = (await self._db.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
         return found or 0
@@ -57,9 +59,14 @@ class SqlLedger:
             for e in posting.entries
         ]  # fmt: skip
         await self._db.execute(insert(ledger_entries).values(lines))
+        moves: dict[Account, int] = {}
         for entry in posting.entries:
+            if entry.account.keeps_running_balance:
+                moves[entry.account] = moves.get(entry.account, 0) + entry.amount.minor
+        if moves:  # one statement, one row per account
+            currency = posting.entries[0].amount.currency
             moved = insert_for(self._db, account_balances).values(
-                account=entry.account.code, balance_minor=entry.amount.minor, currency=entry.amount.currency
+                [{"account": a.code, "balance_minor": m, "currency": currency} for a, m in sorted(moves.items())]
             )
             await self._db.execute(
                 moved.on_conflict_do_update(

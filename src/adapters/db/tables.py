@@ -296,8 +296,8 @@ resellers = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# The ledger: append-only postings whose entries sum to zero, and each account's balance kept beside
-# them (moved in the same transaction; a test checks it always equals the sum of the entries).
+# The ledger: append-only postings whose entries sum to zero, and resellers' balances kept beside them
+# (moved in the same transaction; tests check they always equal the sum of the entries).
 ledger_postings = Table(
     "ledger_postings",
     metadata,
