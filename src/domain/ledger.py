@@ -129,11 +129,6 @@ def not_yet_reversed(postings: Iterable[Posting], kinds: frozenset[str]) -> list
     return [posting for posting in postings if posting.kind in kinds and posting.id not in undone]
 
 
-def balance(account: Account, postings: Iterable[Posting], currency: str = "CNY") -> Money:
-    """An account's balance is the sum of its entries: never a number kept on the side."""
-    return Money(sum(posting.amount_for(account) for posting in postings), currency)
-
-
 @dataclass(frozen=True, slots=True)
 class Wallet:
     """A reseller's prepaid balance with the credit the merchant allows it."""

@@ -14,11 +14,17 @@ from domain.ledger import (
     Posting,
     UnbalancedPosting,
     Wallet,
-    balance,
 )
 from domain.money import Money
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def balance(account: Account, postings: list[Posting]) -> Money:
+    """What the ledger's balance of an account is: the sum of its entries (as the repository sums them)."""
+    return Money(sum(posting.amount_for(account) for posting in postings))
+
+
 WALLET = Account(AccountKind.RESELLER_WALLET, 12)
 TOP_UPS = Account(AccountKind.TOP_UPS)
 REVENUE = Account(AccountKind.PLATFORM_REVENUE)
