@@ -56,8 +56,11 @@ from domain.services.notifications import Notifications
 from domain.services.operations import Operations
 from domain.services.order_desk import OrderDesk
 from domain.services.ordering import Ordering
+from domain.services.portal import Portal
+from domain.services.price_rules import PriceRules
 from domain.services.redemption import Redemption
 from domain.services.resellers import Resellers
+from domain.services.shops import Shops
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
@@ -87,6 +90,9 @@ class Container:
     notifications: Notifications
     resellers: Resellers
     balance_payments: BalancePayments
+    price_rules: PriceRules
+    shops: Shops
+    portal: Portal
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -165,6 +171,8 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         payment_window=timedelta(minutes=settings.order_payment_minutes),
     )
     gateway = EPayGateway(settings.epay_url, settings.epay_merchant_id, keys.epay_key)
+    ordering = Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy)
+    resellers = Resellers(uow, clock, settings.reseller_max_depth)
     return Container(
         settings=settings,
         secrets=keys,
@@ -179,13 +187,16 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         imports=CodeImports(uow, vault, CodeFiles(), jobs, stock, clock),
         codes=Codes(uow, vault, clock),
         key_rotation=KeyRotation(uow, vault, jobs, clock),
-        ordering=Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy),
+        ordering=ordering,
         delivery=Delivery(uow, vault, jobs, clock),
         order_desk=OrderDesk(uow, jobs, clock),
         redemption=Redemption(uow, vault, clock),
         notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
-        resellers=Resellers(uow, clock, settings.reseller_max_depth),
+        resellers=resellers,
         balance_payments=BalancePayments(uow, jobs, clock),
+        price_rules=PriceRules(uow, clock),
+        shops=Shops(uow, ordering, clock),
+        portal=Portal(uow, resellers, clock),
     )
 
 

@@ -56,6 +56,7 @@ class Product:
     created_at: datetime
     updated_at: datetime
     id: int | None = None
+    floor_price: Money | None = None  # the merchant's floor for resellers (set on the price page); None: 0
 
     @classmethod
     def create(cls, draft: ProductDraft, now: datetime) -> Product:

@@ -148,6 +148,15 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SellerTerms:
+    """An order placed in a reseller's shop: the shop's price, the seller, and its chain's unit costs."""
+
+    seller_id: int
+    unit_price: Money
+    chain: tuple[tuple[int, Money], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OrderEvent:
     """One line of an order's timeline. `details` never holds a code or a token."""
 
@@ -182,14 +191,27 @@ class Order:
     # Money received beyond the order's price (a second, different payment): staff return it.
     refund_due: Money | None = None
     notification: str = "pending"
+    # Sold through a reseller's shop: the seller, and what each level of its chain pays per unit (from the
+    # merchant's own reseller down to the seller), fixed at placement for the sale's split.
+    seller_id: int | None = None
+    chain: tuple[tuple[int, Money], ...] = ()
     updated_at: datetime | None = None
     id: int | None = None
     # Events raised since the order was loaded; the repository appends them to the timeline.
     new_events: list[OrderEvent] = field(default_factory=list, repr=False)
 
     @classmethod
-    def place(cls, request: OrderRequest, product: Product, policy: OrderPolicy, now: datetime) -> Order:
-        """A valid new order for `product`, awaiting payment; raises ValidationFailed or NotForSale."""
+    def place(
+        cls,
+        request: OrderRequest,
+        product: Product,
+        policy: OrderPolicy,
+        now: datetime,
+        *,
+        seller: SellerTerms | None = None,
+    ) -> Order:
+        """A valid new order for `product`, at retail or at a reseller shop's price; raises ValidationFailed or
+        NotForSale."""
         if not product.on_sale:
             raise NotForSale(f"{product.sku} is not on sale")
         errors: dict[str, str] = {}
@@ -222,7 +244,7 @@ class Order:
             product_name=product.name,
             delivery_kind=product.delivery_kind,
             quantity=quantity,
-            unit_price=product.retail_price,
+            unit_price=seller.unit_price if seller else product.retail_price,
             contact=contact,
             channel=request.channel,
             status=S.PLACED,
@@ -231,14 +253,21 @@ class Order:
             recharge_account=account,
             buyer_ip=request.ip,
             device=request.device,
+            seller_id=seller.seller_id if seller else None,
+            chain=seller.chain if seller else (),
             updated_at=now,
         )
-        order.record(now, "placed", "buyer", {"quantity": quantity, "total": order.total.minor})
+        details = {"quantity": quantity, "total": order.total.minor} | ({"seller": seller.seller_id} if seller else {})
+        order.record(now, "placed", "buyer", details)
         return order
 
     @property
     def total(self) -> Money:
         return self.unit_price * self.quantity
+
+    def chain_costs(self, units: int) -> list[tuple[int, Money]]:
+        """What each reseller of the chain paid for `units` delivered units: the split's input."""
+        return [(reseller_id, unit_cost * units) for reseller_id, unit_cost in self.chain]
 
     @property
     def holder(self) -> str:
@@ -365,3 +394,4 @@ class OrderQuery:
     number: str = ""
     channel: Channel | None = None
     needs_action: bool = False
+    seller_id: int | None = None  # a reseller's own orders (its portal)

@@ -13,12 +13,15 @@ from domain.catalog import Product, ProductQuery
 from domain.codepool import Batch, CodeAction, Sealed, StockCounts, StoredCode
 from domain.imports import CodeImport, ImportFormat
 from domain.ledger import Account, Posting
+from domain.money import Money
 from domain.operations import WorkerBeat
 from domain.orders import Order, OrderEvent, OrderQuery
 from domain.paging import Page, PageRequest
 from domain.payments import PaymentNotice, PaymentRequest
+from domain.pricing import Audience, PriceList, QuantityBreak, Tier, TierPrice
 from domain.redemption import DeliveredUnit
 from domain.resellers import Reseller
+from domain.shops import Shop
 from domain.staff import StaffMember
 
 
@@ -92,6 +95,10 @@ class StaffRepository(Protocol):
 
     async def all(self) -> list[StaffMember]: ...
 
+    async def of_reseller(self, reseller_id: int) -> list[StaffMember]:
+        """The logins of one reseller (role reseller)."""
+        ...
+
     async def active_owner_count(self) -> int:
         """Count active owners, locking them until commit so two demotions cannot both pass."""
         ...
@@ -103,6 +110,10 @@ class ProductRepository(Protocol):
     async def get(self, product_id: int) -> Product | None: ...
 
     async def by_sku(self, sku: str) -> Product | None: ...
+
+    async def by_ids(self, product_ids: Sequence[int]) -> list[Product]:
+        """The products found, in the order of `product_ids`."""
+        ...
 
     async def add(self, product: Product) -> Product:
         """Store a new product and return it with its id. Raises SkuTaken."""
@@ -296,9 +307,71 @@ class ResellerRepository(Protocol):
 
     async def get(self, reseller_id: int) -> Reseller | None: ...
 
-    async def page(self, page: PageRequest) -> Page[Reseller]:
-        """Resellers, newest first."""
+    async def save(self, reseller: Reseller) -> None:
+        """Its terms: status, credit limit, tier, markup."""
         ...
+
+    async def page(self, page: PageRequest, parent_id: int | None = None) -> Page[Reseller]:
+        """Resellers, newest first: all of them, or the sub-resellers of `parent_id`."""
+        ...
+
+    async def top_level(self) -> list[Reseller]:
+        """The merchant's own resellers (no parent), by name."""
+        ...
+
+    async def shop(self, reseller_id: int) -> Shop | None: ...
+
+    async def shop_by_slug(self, slug: str) -> Shop | None: ...
+
+    async def save_shop(self, shop: Shop) -> None:
+        """Its settings (not the logo); raises ValidationFailed (slug taken) when another shop has the address."""
+        ...
+
+    async def logo(self, reseller_id: int) -> tuple[str, bytes] | None:
+        """The shop logo's media type and bytes."""
+        ...
+
+    async def save_logo(self, reseller_id: int, logo: tuple[str, bytes] | None) -> None: ...
+
+    async def shop_products(self, reseller_id: int) -> dict[int, Money | None]:
+        """Product ids the shop offers, in the shop's order, each with the reseller's own price (or None)."""
+        ...
+
+    async def set_shop_products(self, reseller_id: int, chosen: dict[int, Money | None]) -> None: ...
+
+
+class PriceRepository(Protocol):
+    """The merchant's price rules (tiers, tier prices, per-reseller prices, quantity breaks, floors) and who
+    may sell what."""
+
+    async def tiers(self) -> list[Tier]: ...
+
+    async def add_tier(self, tier: Tier) -> Tier:
+        """Raises ValidationFailed (name taken) for a name in use."""
+        ...
+
+    async def price_lists(self, products: Sequence[Product]) -> dict[int, PriceList]:
+        """Each product's rules: retail and floor from the product, tier prices by tier name, the merchant's
+        prices for its own resellers, quantity breaks."""
+        ...
+
+    async def set_floor(self, product_id: int, floor: Money) -> None: ...
+
+    async def set_tier_price(self, tier_id: int, product_id: int, price: TierPrice | None) -> None: ...
+
+    async def set_breaks(self, product_id: int, breaks: Sequence[QuantityBreak]) -> None: ...
+
+    async def reseller_prices(self, reseller_id: int) -> dict[int, Money]:
+        """Product id → the price set for this reseller (by the merchant, or by its parent)."""
+        ...
+
+    async def set_reseller_price(self, reseller_id: int, product_id: int, price: Money | None) -> None: ...
+
+    async def audiences(self, product_ids: Sequence[int]) -> dict[int, Audience]:
+        """Who may sell each product; a product missing from the answer may be sold by every reseller."""
+        ...
+
+    async def set_audience(self, product_id: int, audience: Audience) -> None: ...
 
 
 class LedgerRepository(Protocol):
@@ -423,6 +496,7 @@ class UnitOfWork(Protocol):
     orders: OrderRepository
     deliveries: DeliveryRepository
     resellers: ResellerRepository
+    prices: PriceRepository
     ledger: LedgerRepository
     audit: AuditLog
     worker_beats: WorkerBeats

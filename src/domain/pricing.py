@@ -15,11 +15,57 @@ from domain.money import Money
 WHOLE = 10_000  # basis points in 100 %
 
 
+MARKUP_MAX = 10 * WHOLE  # +1000 %: anything more is a typo
+
+
 def discounted(price: Money, basis_points: int) -> Money:
     """`price` less `basis_points`, rounded half up to the fen."""
     if not 0 <= basis_points <= WHOLE:
         raise ValidationFailed({"discount": "invalid_discount"})
     return Money((price.minor * (WHOLE - basis_points) + WHOLE // 2) // WHOLE, price.currency)
+
+
+def marked_up(price: Money, basis_points: int) -> Money:
+    """`price` plus `basis_points`, rounded half up to the fen."""
+    if not 0 <= basis_points <= MARKUP_MAX:
+        raise ValidationFailed({"markup": "invalid_markup"})
+    return Money((price.minor * (WHOLE + basis_points) + WHOLE // 2) // WHOLE, price.currency)
+
+
+def parse_percent(text: str, field: str, *, most: int = WHOLE) -> int:
+    """ "12.5" (per cent, up to two decimals) → 1250 basis points; `field` names the form field in errors."""
+    raw = text.strip().removesuffix("%").strip() or "0"
+    whole, _, fraction = raw.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
+        raise ValidationFailed({field: "invalid_percent"})
+    points = int(whole) * 100 + int(fraction.ljust(2, "0") or 0)
+    if points > most:
+        raise ValidationFailed({field: "invalid_percent"})
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A reseller tier, named by the merchant (e.g. 金牌, partner)."""
+
+    name: str
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Which of the merchant's own resellers may sell a product: nobody listed means every one of them.
+    Sub-resellers see what the reseller at the top of their chain sees."""
+
+    tier_ids: frozenset[int] = frozenset()
+    reseller_ids: frozenset[int] = frozenset()
+
+    @property
+    def everyone(self) -> bool:
+        return not self.tier_ids and not self.reseller_ids
+
+    def admits(self, reseller_id: int, tier_id: int | None) -> bool:
+        return self.everyone or reseller_id in self.reseller_ids or (tier_id is not None and tier_id in self.tier_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +148,8 @@ def quote(
         else:
             unit = discounted(prices.retail, rule.discount_bp)
             steps.append(PriceStep("tier_discount", unit, f"{tier} −{rule.discount_bp / 100:g} %"))
-    applicable = [b for b in prices.breaks if b.min_quantity <= quantity]
+    # A price the parent set is its own decision: breaks already shaped the parent's cost it derives from.
+    applicable = [b for b in prices.breaks if b.min_quantity <= quantity] if set_by_parent is None else []
     if applicable:
         best = max(applicable, key=lambda b: b.min_quantity)
         unit = discounted(unit, best.discount_bp)
@@ -117,3 +164,27 @@ def check_price_for_child(own_cost: Money, child_price: Money) -> None:
     """A reseller sets its sub-resellers' prices at or above what it pays itself."""
     if child_price < own_cost:
         raise ValidationFailed({"price": "below_own_cost"})
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One reseller of a chain, as pricing needs it: the merchant's own reseller first (tier, override),
+    then each sub-reseller with the price its parent set, or the parent's markup over its own cost."""
+
+    reseller_id: int
+    tier: str | None = None
+    price_set_by_parent: Money | None = None
+    markup_bp: int = 0
+
+
+def chain_quotes(prices: PriceList, chain: Sequence[Level], quantity: int) -> list[Quote]:
+    """What each level of the chain pays per unit for `quantity` units, top first."""
+    quotes: list[Quote] = []
+    for level in chain:
+        if not quotes:
+            quotes.append(quote(prices, quantity, reseller_id=level.reseller_id, tier=level.tier))
+            continue
+        parent_cost = quotes[-1].unit
+        set_price = level.price_set_by_parent or marked_up(parent_cost, level.markup_bp)
+        quotes.append(quote(prices, quantity, set_by_parent=set_price))
+    return quotes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -10,6 +10,7 @@ from domain.errors import ValidationFailed
 from domain.ledger import Account, AccountKind
 from domain.money import InvalidAmount, Money
 from domain.orders import Contact
+from domain.pricing import MARKUP_MAX, parse_percent
 
 NAME_MAX = 64
 DEFAULT_MAX_DEPTH = 3  # merchant → reseller → sub-reseller → sub-sub-reseller
@@ -26,6 +27,8 @@ class ResellerDraft:
     contact: str
     credit_limit: str = "0"
     parent_id: int | None = None
+    tier_id: int | None = None
+    markup: str = "0"  # per cent over the parent's cost (sub-resellers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class Reseller:
     created_at: datetime
     parent_id: int | None = None
     depth: int = 1  # 1: the merchant's own reseller; 2: its sub-reseller; …
+    tier_id: int | None = None  # the merchant's resellers only; a sub-reseller's price comes from its parent
+    markup_bp: int = 0  # sub-resellers: what the parent adds over its own cost where it set no price
     id: int | None = None
 
     @classmethod
@@ -59,6 +64,11 @@ class Reseller:
             credit = Money.parse(draft.credit_limit or "0")
         except InvalidAmount:
             errors["credit_limit"] = "invalid_amount"
+        markup = 0
+        try:
+            markup = parse_percent(draft.markup, "markup", most=MARKUP_MAX)
+        except ValidationFailed as problem:
+            errors.update(problem.errors)
         depth = parent.depth + 1 if parent else 1
         if parent is not None and parent.status is not ResellerStatus.ACTIVE:
             errors["parent_id"] = "parent_disabled"
@@ -66,7 +76,48 @@ class Reseller:
             errors["parent_id"] = "too_deep"
         if errors or contact is None:
             raise ValidationFailed(errors)
-        return cls(name, contact, credit, ResellerStatus.ACTIVE, now, parent.id if parent else None, depth)
+        return cls(
+            name,
+            contact,
+            credit,
+            ResellerStatus.ACTIVE,
+            now,
+            parent.id if parent else None,
+            depth,
+            tier_id=None if parent else draft.tier_id,
+            markup_bp=markup if parent else 0,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is ResellerStatus.ACTIVE
+
+    def with_terms(self, status: str, credit_limit: str, tier_id: int | None, markup: str) -> Reseller:
+        """The terms its upstream sets: status, credit limit, and tier (merchant's own) or markup (sub-resellers)."""
+        errors: dict[str, str] = {}
+        try:
+            new_status = ResellerStatus(status)
+        except ValueError:
+            errors["status"] = "invalid_choice"
+        try:
+            credit = Money.parse(credit_limit or "0", self.credit_limit.currency)
+        except InvalidAmount:
+            errors["credit_limit"] = "invalid_amount"
+        markup_bp = 0
+        try:
+            markup_bp = parse_percent(markup, "markup", most=MARKUP_MAX)
+        except ValidationFailed as problem:
+            errors.update(problem.errors)
+        if errors:
+            raise ValidationFailed(errors)
+        top = self.parent_id is None
+        return replace(
+            self,
+            status=new_status,
+            credit_limit=credit,
+            tier_id=tier_id if top else None,
+            markup_bp=0 if top else markup_bp,
+        )
 
     @property
     def wallet(self) -> Account:

@@ -19,6 +19,11 @@ class Role(StrEnum):
     FINANCE = "finance"
     SUPPORT = "support"
     CLERK = "clerk"
+    RESELLER = "reseller"  # a reseller's own login: its portal only, never the merchant's admin
+
+
+# The roles of the merchant's own staff: the ones the staff pages hand out.
+STAFF_ROLES = tuple(role for role in Role if role is not Role.RESELLER)
 
 
 class Permission(StrEnum):
@@ -34,12 +39,13 @@ class Permission(StrEnum):
     MANAGE_ORDERS = "manage_orders"  # fulfil, cancel, resend
     REFUND_ORDERS = "refund_orders"
     VIEW_RESELLERS = "view_resellers"
-    MANAGE_RESELLERS = "manage_resellers"  # create resellers, record top-ups
+    MANAGE_RESELLERS = "manage_resellers"  # create resellers, record top-ups, set their prices and terms
+    USE_PORTAL = "use_portal"  # a reseller's portal, for its own reseller
 
 
 _EVERY_ROLE = frozenset({Permission.USE_ADMIN, Permission.VIEW_CATALOG, Permission.VIEW_ORDERS})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OWNER: frozenset(Permission),
+    Role.OWNER: frozenset(Permission) - {Permission.USE_PORTAL},
     Role.OPERATOR: _EVERY_ROLE
     | {
         Permission.MANAGE_CATALOG,
@@ -51,6 +57,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: _EVERY_ROLE | {Permission.REFUND_ORDERS, Permission.VIEW_RESELLERS, Permission.MANAGE_RESELLERS},
     Role.SUPPORT: _EVERY_ROLE | {Permission.MANAGE_ORDERS, Permission.VIEW_RESELLERS},
     Role.CLERK: _EVERY_ROLE,
+    Role.RESELLER: frozenset({Permission.USE_PORTAL}),
 }
 
 
@@ -143,11 +150,15 @@ class StaffMember:
     invite_token_hash: str | None = None
     invite_expires_at: datetime | None = None
     last_login_at: datetime | None = None
+    reseller_id: int | None = None  # role reseller: whose portal this login opens
     id: int | None = None
 
     @classmethod
-    def register(cls, username: str, display_name: str, role: Role | str, now: datetime) -> StaffMember:
-        """A new account, not yet able to log in: it gets a password or an invite next."""
+    def register(
+        cls, username: str, display_name: str, role: Role | str, now: datetime, reseller_id: int | None = None
+    ) -> StaffMember:
+        """A new account, not yet able to log in: it gets a password or an invite next. A reseller's login
+        names its reseller; a staff account never does."""
         username = normalize_username(username)
         display_name = display_name.strip() or username
         errors: dict[str, str] = {}
@@ -159,9 +170,12 @@ class StaffMember:
             role = Role(role)
         except ValueError:
             errors["role"] = "invalid_role"
+        else:
+            if (role is Role.RESELLER) != (reseller_id is not None):
+                errors["role"] = "invalid_role"
         if errors:
             raise ValidationFailed(errors)
-        return cls(username, display_name, Role(role), StaffStatus.INVITED, now)
+        return cls(username, display_name, Role(role), StaffStatus.INVITED, now, reseller_id=reseller_id)
 
     def can(self, permission: Permission) -> bool:
         return self.status is StaffStatus.ACTIVE and permission in ROLE_PERMISSIONS[self.role]
@@ -210,6 +224,8 @@ class StaffMember:
             role = Role(role)
         except ValueError:
             raise ValidationFailed({"role": "invalid_role"}) from None
+        if Role.RESELLER in (role, self.role) and role is not self.role:
+            raise ValidationFailed({"role": "invalid_role"})  # a login is staff's or a reseller's for good
         if role is self.role:
             return self
         if self.is_active_owner and role is not Role.OWNER:

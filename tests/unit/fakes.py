@@ -121,6 +121,9 @@ class FakeStaff:
     async def all(self) -> list[StaffMember]:
         return sorted(self._data.staff.values(), key=lambda m: m.username)
 
+    async def of_reseller(self, reseller_id: int) -> list[StaffMember]:
+        return [m for m in self._data.staff.values() if m.reseller_id == reseller_id]
+
     async def active_owner_count(self) -> int:
         return sum(1 for m in self._data.staff.values() if m.role is Role.OWNER and m.status is StaffStatus.ACTIVE)
 
@@ -137,6 +140,9 @@ class FakeProducts:
 
     async def by_sku(self, sku: str) -> Product | None:
         return next((p for p in self._data.products.values() if p.sku == sku), None)
+
+    async def by_ids(self, product_ids: Sequence[int]) -> list[Product]:
+        return [self._data.products[i] for i in product_ids if i in self._data.products]
 
     async def add(self, product: Product) -> Product:
         if await self.by_sku(product.sku):

@@ -9,6 +9,7 @@ import pytest
 from domain.errors import ValidationFailed
 from domain.staff import (
     INVITE_TTL,
+    STAFF_ROLES,
     InvalidInvite,
     LastOwner,
     Permission,
@@ -126,7 +127,22 @@ def test_permissions_follow_the_role_and_need_an_active_account():
     assert active(Role.OWNER).can(Permission.MANAGE_STAFF)
     assert not active(Role.OPERATOR).can(Permission.MANAGE_STAFF)
     assert not active(Role.FINANCE).can(Permission.VIEW_AUDIT)
-    assert all(active(role).can(Permission.USE_ADMIN) for role in Role)
+    assert all(active(role).can(Permission.USE_ADMIN) for role in STAFF_ROLES)
+    assert not any(active(role).can(Permission.USE_PORTAL) for role in STAFF_ROLES)
+
+
+def test_a_reseller_login_opens_its_portal_only_and_never_becomes_staff():
+    login = StaffMember.register("shop-a", "", Role.RESELLER, NOW, reseller_id=7).with_password("h")
+    assert login.can(Permission.USE_PORTAL) and login.reseller_id == 7
+    assert not any(login.can(p) for p in Permission if p is not Permission.USE_PORTAL)
+    with pytest.raises(ValidationFailed):
+        StaffMember.register("shop-b", "", Role.RESELLER, NOW)  # a reseller login names its reseller
+    with pytest.raises(ValidationFailed):
+        StaffMember.register("clerk", "", Role.CLERK, NOW, reseller_id=7)
+    with pytest.raises(ValidationFailed):
+        login.with_role(Role.OWNER, active_owners=1)
+    with pytest.raises(ValidationFailed):
+        active(Role.CLERK).with_role(Role.RESELLER, active_owners=1)
     assert not active(Role.OWNER).disabled(active_owners=2).can(Permission.USE_ADMIN)
     assert not StaffMember.register("bob", "", Role.OWNER, NOW).can(Permission.USE_ADMIN)
 

@@ -147,6 +147,8 @@ def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
         conditions.append(orders.c.number == number)
     if query.channel is not None:
         conditions.append(orders.c.channel == query.channel.value)
+    if query.seller_id is not None:
+        conditions.append(orders.c.seller_id == query.seller_id)
     if query.needs_action:
         conditions.append(or_(orders.c.attention.is_not(None), orders.c.refund_due_minor > 0))
     return conditions
@@ -177,6 +179,8 @@ def _values(order: Order) -> dict[str, Any]:
         "delivered_units": order.delivered_units,
         "refund_due_minor": order.refund_due.minor if order.refund_due else None,
         "notification": order.notification,
+        "seller_id": order.seller_id,
+        "chain": [[reseller_id, cost.minor] for reseller_id, cost in order.chain] or None,
         "updated_at": order.updated_at or order.created_at,
     }
 
@@ -205,5 +209,7 @@ def _order(row: RowMapping) -> Order:
         delivered_units=row["delivered_units"],
         refund_due=Money(row["refund_due_minor"], row["currency"]) if row["refund_due_minor"] else None,
         notification=row["notification"],
+        seller_id=row["seller_id"],
+        chain=tuple((reseller_id, Money(cost, row["currency"])) for reseller_id, cost in row["chain"] or ()),
         updated_at=row["updated_at"],
     )

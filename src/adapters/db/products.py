@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -23,6 +24,11 @@ class SqlProducts:
 
     async def by_sku(self, sku: str) -> Product | None:
         return await self._one(products.c.sku == sku)
+
+    async def by_ids(self, product_ids: Sequence[int]) -> list[Product]:
+        rows = await self._db.execute(select(products).where(products.c.id.in_(product_ids)))
+        found = {product.id: product for product in map(_product, rows.mappings())}
+        return [found[i] for i in product_ids if i in found]
 
     async def add(self, product: Product) -> Product:
         try:
@@ -104,4 +110,5 @@ def _product(row: RowMapping) -> Product:
         on_sale=row["on_sale"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        floor_price=Money(row["floor_price_minor"], row["currency"]),
     )

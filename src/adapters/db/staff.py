@@ -46,6 +46,10 @@ class SqlStaff:
         rows = await self._db.execute(select(staff).order_by(staff.c.username))
         return [_member(row) for row in rows.mappings()]
 
+    async def of_reseller(self, reseller_id: int) -> list[StaffMember]:
+        rows = await self._db.execute(select(staff).where(staff.c.reseller_id == reseller_id).order_by(staff.c.id))
+        return [_member(row) for row in rows.mappings()]
+
     async def active_owner_count(self) -> int:
         owners = (
             select(staff.c.id)

@@ -52,6 +52,8 @@ staff = Table(
     Column("invite_expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime),
+    # Set for a reseller's own login (role "reseller"): it sees that reseller's portal and nothing else.
+    Column("reseller_id", Integer, ForeignKey("resellers.id"), index=True),
 )
 
 audit_log = Table(
@@ -92,6 +94,8 @@ products = Table(
     Column("delivery_kind", String(16), nullable=False),
     Column("usage_instructions", Text, nullable=False, server_default=""),
     Column("on_sale", Boolean, nullable=False, server_default=false()),
+    # The merchant's floor: no reseller price is ever below it.
+    Column("floor_price_minor", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "category"),
@@ -221,6 +225,10 @@ orders = Table(
     Column("delivered_units", Integer, nullable=False, server_default="0"),
     Column("refund_due_minor", BigInteger),
     Column("notification", String(16), nullable=False, server_default="pending"),
+    # Sold through a reseller (its shop): the seller, and each level's unit cost from the merchant's own
+    # reseller down to it, fixed when the order was placed — what the sale's split is posted from.
+    Column("seller_id", Integer, ForeignKey("resellers.id")),
+    Column("chain", Json),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
     Index(None, "status", "expires_at"),
@@ -231,6 +239,7 @@ orders = Table(
     Index(None, "product_id", "created_at"),
     Index(None, "attention"),
     Index(None, "notification", "updated_at"),
+    Index(None, "seller_id", "created_at"),
 )
 
 # The timeline: every status change with its reason, every notice, attempt, mail and reveal.
@@ -293,7 +302,73 @@ resellers = Table(
     Column("currency", String(3), nullable=False, server_default="CNY"),
     Column("parent_id", Integer, ForeignKey("resellers.id"), index=True),
     Column("depth", Integer, nullable=False),
+    Column("tier_id", Integer, ForeignKey("reseller_tiers.id")),
+    # What the parent adds over its own cost for this sub-reseller, where it set no price of its own.
+    Column("markup_bp", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
+    # The one-click shop at /s/<slug>.
+    Column("shop_slug", String(32), unique=True),
+    Column("shop_enabled", Boolean, nullable=False, server_default=false()),
+    Column("shop_notice", String(500), nullable=False, server_default=""),
+    Column("shop_theme", String(7), nullable=False, server_default="#b91c1c"),
+    Column("shop_markup_bp", Integer, nullable=False, server_default="2000"),
+    Column("shop_logo_type", String(16)),
+    Column("shop_logo", LargeBinary),
+)
+
+reseller_tiers = Table(
+    "reseller_tiers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(32), nullable=False, unique=True),
+)
+
+# A tier's price for a product: fixed, or a discount off retail.
+tier_prices = Table(
+    "tier_prices",
+    metadata,
+    Column("tier_id", Integer, ForeignKey("reseller_tiers.id"), primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("price_minor", BigInteger),
+    Column("discount_bp", Integer, nullable=False, server_default="0"),
+)
+
+# One reseller's price for a product: set by the merchant (its own resellers) or by the inviting reseller.
+reseller_prices = Table(
+    "reseller_prices",
+    metadata,
+    Column("reseller_id", Integer, ForeignKey("resellers.id"), primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("price_minor", BigInteger, nullable=False),
+)
+
+quantity_breaks = Table(
+    "quantity_breaks",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("min_quantity", Integer, primary_key=True),
+    Column("discount_bp", Integer, nullable=False),
+)
+
+# Who among the resellers may sell a product; none listed: every reseller.
+product_audiences = Table(
+    "product_audiences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("tier_id", Integer, ForeignKey("reseller_tiers.id")),
+    Column("reseller_id", Integer, ForeignKey("resellers.id")),
+    UniqueConstraint("product_id", "tier_id", "reseller_id"),
+)
+
+# The products a reseller's shop offers, at its own retail price (or its default markup over cost).
+shop_products = Table(
+    "shop_products",
+    metadata,
+    Column("reseller_id", Integer, ForeignKey("resellers.id"), primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("price_minor", BigInteger),
+    Column("position", Integer, nullable=False, server_default="0"),
 )
 
 # The ledger: append-only postings whose entries sum to zero, and resellers' balances kept beside them

@@ -15,6 +15,7 @@ from adapters.db.imports import SqlImports
 from adapters.db.ledger import SqlLedger
 from adapters.db.operations import SqlWorkerBeats
 from adapters.db.orders import SqlOrders
+from adapters.db.prices import SqlPrices
 from adapters.db.products import SqlProducts
 from adapters.db.resellers import SqlResellers
 from adapters.db.staff import SqlStaff
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
     orders: SqlOrders
     deliveries: SqlDeliveries
     resellers: SqlResellers
+    prices: SqlPrices
     ledger: SqlLedger
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.orders = SqlOrders(self._connection, lock=not self._read_only)
         self.deliveries = SqlDeliveries(self._connection)
         self.resellers = SqlResellers(self._connection)
+        self.prices = SqlPrices(self._connection)
         self.ledger = SqlLedger(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)

@@ -137,8 +137,10 @@ class Delivery:
 
 
 async def _book_sale(uow: UnitOfWork, order: Order, units: int, cost: Money, now: datetime, actor: Actor) -> None:
+    """The delivered units' price is shared out: supplier, platform and, for a reseller's sale, each level."""
     if units and order.paid is not None:  # only money that came in is shared out
-        await uow.ledger.post(bookkeeping.sale(order.number, order.unit_price * units, cost, now, actor.name))
+        sale = bookkeeping.sale(order.number, order.unit_price * units, cost, now, actor.name, order.chain_costs(units))
+        await uow.ledger.post(sale)
 
 
 async def _owing(uow: UnitOfWork, order_id: int) -> Order:

@@ -18,6 +18,7 @@ from domain.orders import (
     OrderPolicy,
     OrderRequest,
     OrderStatus,
+    SellerTerms,
     check_unpaid_cap,
 )
 from domain.payments import PaymentNotice, PaymentRejected, PaymentRequest
@@ -49,14 +50,15 @@ class Ordering:
     clock: Clock
     policy: OrderPolicy
 
-    async def place(self, request: OrderRequest) -> Order:
-        """Check the request, hold the buyer to the unpaid-units cap and reserve the stock, all or nothing."""
+    async def place(self, request: OrderRequest, *, seller: SellerTerms | None = None) -> Order:
+        """Check the request, hold the buyer to the unpaid-units cap and reserve the stock, all or nothing.
+        `seller`: placed in a reseller's shop, at its price (see Shops)."""
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:  # read apart: no lock on the product row to queue behind
             product = await uow.products.by_sku(normalize_sku(request.sku))
         if product is None:
             raise NotFound(f"no product {request.sku}")
-        order = Order.place(request, product, self.policy, now)
+        order = Order.place(request, product, self.policy, now, seller=seller)
         async with self.uow() as uow:
             keys = order.holding_keys()
             await uow.orders.lock_buyer(keys)

@@ -1,17 +1,22 @@
-"""Resellers and their prepaid wallets: open one, top it up, charge it — never past its credit limit."""
+"""Resellers and their prepaid wallets: open one, top it up, charge it — never past its credit limit; the
+terms the merchant sets (status, credit, tier), their logins, their statements and what they pay."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.audit import Actor, AuditEntry
+from domain.catalog import ProductQuery
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import Account, AccountKind, Posting, Statement, Wallet
 from domain.money import InvalidAmount, Money
 from domain.paging import Page, PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from domain.pricing import Tier
 from domain.resellers import Reseller, ResellerDraft
+from domain.services.offers import Offer, chain_of, offers
+from domain.staff import Role, StaffMember
 
 NOTE_MAX = 200
 
@@ -24,15 +29,79 @@ class Resellers:
 
     async def create(self, draft: ResellerDraft, actor: Actor) -> Reseller:
         """A new reseller with an empty wallet, under the merchant or under another reseller."""
+        reseller, _ = await self.create_with_login(draft, "", actor)
+        return reseller
+
+    async def create_with_login(self, draft: ResellerDraft, login: str, actor: Actor) -> tuple[Reseller, str | None]:
+        """As `create`; with `login` (a username) also the reseller's login, and the one-time invite token with
+        which it sets its password."""
+        now = self.clock.now()
         async with self.uow() as uow:
-            parent = await _reseller(uow, draft.parent_id) if draft.parent_id is not None else None
-            reseller = await uow.resellers.add(Reseller.create(draft, parent, self.clock.now(), self.max_depth))
+            parent = await find_reseller(uow, draft.parent_id) if draft.parent_id is not None else None
+            if draft.tier_id is not None and draft.tier_id not in {t.id for t in await uow.prices.tiers()}:
+                raise ValidationFailed({"tier_id": "invalid_choice"})
+            reseller = Reseller.create(draft, parent, now, self.max_depth)
+            member = _login(login, reseller, now) if login.strip() else None  # checked before anything is written
+            reseller = await uow.resellers.add(reseller)
             await uow.ledger.open(reseller.wallet)
-            await uow.audit.record(
-                AuditEntry(self.clock.now(), actor, "reseller.create", reseller.name, {"reseller": reseller.id})
-            )
+            await uow.audit.record(AuditEntry(now, actor, "reseller.create", reseller.name, {"reseller": reseller.id}))
+            token = await self._invite(uow, member, reseller, actor) if member else None
+            await uow.commit()
+        return reseller, token
+
+    async def invite_login(self, reseller_id: int, username: str, actor: Actor) -> tuple[StaffMember, str]:
+        """Another login for the reseller (role reseller), set up through a one-time invite link."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            reseller = await find_reseller(uow, reseller_id)
+            member = _login(username, reseller, now)
+            token = await self._invite(uow, member, reseller, actor)
+            await uow.commit()
+        return member, token
+
+    async def logins(self, reseller_id: int) -> list[StaffMember]:
+        async with self.uow(read_only=True) as uow:
+            return await uow.staff.of_reseller(reseller_id)
+
+    async def set_terms(
+        self, reseller_id: int, status: str, credit_limit: str, tier_id: int | None, markup: str, actor: Actor
+    ) -> Reseller:
+        """The merchant changes a reseller's status, credit limit and tier (or a sub-reseller's markup)."""
+        async with self.uow() as uow:
+            if tier_id is not None and tier_id not in {t.id for t in await uow.prices.tiers()}:
+                raise ValidationFailed({"tier_id": "invalid_choice"})
+            before = await find_reseller(uow, reseller_id)
+            reseller = before.with_terms(status, credit_limit, tier_id, markup)
+            await uow.resellers.save(reseller)
+            details = {
+                "reseller": reseller_id,
+                "status": reseller.status.value,
+                "credit_limit": reseller.credit_limit.minor,
+                "tier": reseller.tier_id,
+                "markup_bp": reseller.markup_bp,
+            }
+            await uow.audit.record(AuditEntry(self.clock.now(), actor, "reseller.terms", reseller.name, details))
             await uow.commit()
         return reseller
+
+    async def tiers(self) -> list[Tier]:
+        async with self.uow(read_only=True) as uow:
+            return await uow.prices.tiers()
+
+    async def catalog(self, reseller_id: int, page: PageRequest) -> Page[Offer]:
+        """The products on sale this reseller may sell, with its cost and how it was reached (explain)."""
+        async with self.uow(read_only=True) as uow:
+            chain = await chain_of(uow, await find_reseller(uow, reseller_id))
+            found = await uow.products.search(ProductQuery(on_sale=True), page)
+            offered = await offers(uow, chain, found.items)
+        return Page([offered[p.id] for p in found.items if p.id in offered], found.total, found.request)
+
+    async def _invite(self, uow: UnitOfWork, member: StaffMember, reseller: Reseller, actor: Actor) -> str:
+        member, token = replace(member, reseller_id=reseller.id).invited(self.clock.now())
+        member = await uow.staff.add(member)
+        details = {"reseller": reseller.id, "login": member.username}
+        await uow.audit.record(AuditEntry(self.clock.now(), actor, "reseller.invite_login", reseller.name, details))
+        return token
 
     async def top_up(self, reseller_id: int, amount: str, note: str, actor: Actor) -> Money:
         """Money the merchant received from the reseller goes into its wallet; returns the new balance."""
@@ -46,7 +115,7 @@ class Resellers:
             raise ValidationFailed({"note": "too_long"})
         now = self.clock.now()
         async with self.uow() as uow:
-            reseller = await _reseller(uow, reseller_id)
+            reseller = await find_reseller(uow, reseller_id)
             posting = Posting.of(
                 now,
                 "top_up",
@@ -70,22 +139,28 @@ class Resellers:
 
     async def get(self, reseller_id: int) -> Reseller:
         async with self.uow(read_only=True) as uow:
-            return await _reseller(uow, reseller_id)
+            return await find_reseller(uow, reseller_id)
 
-    async def statement(self, reseller_id: int, start: datetime, end: datetime) -> Statement:
-        """The wallet between two instants, read from the ledger: opening balance, each posting, closing."""
+    async def statement(
+        self, reseller_id: int, start: datetime, end: datetime, kind: AccountKind = AccountKind.RESELLER_WALLET
+    ) -> Statement:
+        """The wallet (or the commission account: earnings) between two instants, read from the ledger:
+        opening balance, each posting, closing."""
         if end <= start:
             raise ValidationFailed({"end": "before_start"})
+        if kind not in (AccountKind.RESELLER_WALLET, AccountKind.RESELLER_COMMISSION):
+            raise ValidationFailed({"account": "invalid_choice"})
         async with self.uow(read_only=True) as uow:
-            reseller = await _reseller(uow, reseller_id)
-            opening = Money(await uow.ledger.total_before(reseller.wallet, start), reseller.credit_limit.currency)
-            postings = await uow.ledger.postings_of(reseller.wallet, start, end)
-        return Statement.of(reseller.wallet, start, end, opening, postings)
+            reseller = await find_reseller(uow, reseller_id)
+            account = Account(kind, reseller_id)
+            opening = Money(await uow.ledger.total_before(account, start), reseller.credit_limit.currency)
+            postings = await uow.ledger.postings_of(account, start, end)
+        return Statement.of(account, start, end, opening, postings)
 
-    async def balance(self, reseller_id: int) -> Money:
+    async def balance(self, reseller_id: int, kind: AccountKind = AccountKind.RESELLER_WALLET) -> Money:
         async with self.uow(read_only=True) as uow:
-            reseller = await _reseller(uow, reseller_id)
-            return Money(await uow.ledger.balance(reseller.wallet))
+            await find_reseller(uow, reseller_id)
+            return Money(await uow.ledger.balance(Account(kind, reseller_id)))
 
 
 async def charge_wallet(
@@ -116,7 +191,13 @@ async def charge_wallet(
     )
 
 
-async def _reseller(uow: UnitOfWork, reseller_id: int) -> Reseller:
+def _login(username: str, reseller: Reseller, now: datetime) -> StaffMember:
+    """A login for the reseller (its id is filled in once the reseller is stored)."""
+    return StaffMember.register(username, reseller.name, Role.RESELLER, now, reseller_id=reseller.id or 0)
+
+
+async def find_reseller(uow: UnitOfWork, reseller_id: int) -> Reseller:
+    """The reseller, or NotFound."""
     reseller = await uow.resellers.get(reseller_id)
     if reseller is None:
         raise NotFound(f"no reseller #{reseller_id}")

@@ -132,14 +132,17 @@ class StaffAdmin:
 
     async def set_locale(self, staff_id: int, locale: str) -> StaffMember:
         async with self.uow() as uow:
-            member = (await self._get(uow, staff_id)).with_locale(locale)
+            found = await uow.staff.get(staff_id)  # staff and reseller logins alike
+            if found is None:
+                raise NotFound(f"no account #{staff_id}")
+            member = found.with_locale(locale)
             await uow.staff.save(member)
             await uow.commit()
         return member
 
     async def team(self) -> list[StaffMember]:
         async with self.uow(read_only=True) as uow:
-            return await uow.staff.all()
+            return [member for member in await uow.staff.all() if member.role is not Role.RESELLER]
 
     async def get(self, staff_id: int) -> StaffMember:
         async with self.uow(read_only=True) as uow:
@@ -160,8 +163,9 @@ class StaffAdmin:
 
     @staticmethod
     async def _get(uow: UnitOfWork, staff_id: int) -> StaffMember:
+        """A member of the merchant's staff; resellers' logins are managed from their reseller's page."""
         member = await uow.staff.get(staff_id)
-        if member is None:
+        if member is None or member.role is Role.RESELLER:
             raise NotFound(f"no staff member #{staff_id}")
         return member
 

@@ -8,7 +8,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from domain.services.staff import StaffAdmin
-from domain.staff import Permission, Role, StaffMember
+from domain.staff import STAFF_ROLES, Permission, StaffMember
 from web.auth import actor, base_url, requires
 from web.controllers.forms import Form, InviteForm, RoleForm
 from web.controllers.params import RowId
@@ -21,7 +21,7 @@ class StaffController(Controller):
 
     @get("/")
     async def team(self, staff_admin: NamedDependency[StaffAdmin]) -> Template:
-        return Template("staff/list.html", context={"team": await staff_admin.team(), "roles": list(Role)})
+        return Template("staff/list.html", context={"team": await staff_admin.team(), "roles": STAFF_ROLES})
 
     @post("/")
     async def invite(
@@ -64,5 +64,5 @@ class StaffController(Controller):
 
     @staticmethod
     def _row(request: HTMXRequest, member: StaffMember, *, invite_url: str | None = None) -> Template:
-        context = {"member": member, "roles": list(Role), "invite_url": invite_url, "me": request.user}
+        context = {"member": member, "roles": STAFF_ROLES, "invite_url": invite_url, "me": request.user}
         return Template("staff/_row.html", context=context)

@@ -1,0 +1,237 @@
+"""Resellers' one-click shops: the reseller sets one up, buyers browse it and buy at the shop's prices.
+
+An order placed in a shop carries its seller and the unit cost of every level of the seller's chain,
+fixed at placement; delivery posts the split from them (each reseller's margin to its commission account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from domain.audit import Actor, AuditEntry
+from domain.catalog import Product, ProductQuery, normalize_sku
+from domain.errors import NotFound, ValidationFailed
+from domain.money import InvalidAmount, Money
+from domain.orders import Order, OrderRequest, SellerTerms
+from domain.paging import PageRequest
+from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from domain.resellers import Reseller
+from domain.services.offers import Offer, chain_of, offers
+from domain.services.ordering import NoSuchOrder, Ordering
+from domain.services.resellers import find_reseller
+from domain.shops import Shop, ShopDraft, ShopItem, logo_type
+from domain.splits import BelowCost, split
+
+POOLED = ("code", "voucher")
+MAX_PRODUCTS = 200
+
+
+class ShopClosed(NotFound):
+    """No open shop at this address (never opened, switched off, or its reseller disabled)."""
+
+    code = "shop_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class ShopChoice:
+    """A product the reseller may put in its shop: its cost, its own price if set, and the buyers' price."""
+
+    offer: Offer
+    chosen: bool
+    own_price: Money | None
+    price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Shops:
+    uow: UnitOfWorkFactory
+    ordering: Ordering
+    clock: Clock
+
+    # ---- the reseller's side (portal) ----
+
+    async def settings(self, reseller_id: int) -> Shop:
+        async with self.uow(read_only=True) as uow:
+            return await _shop_of(uow, reseller_id)
+
+    async def configure(self, reseller_id: int, draft: ShopDraft, actor: Actor) -> Shop:
+        async with self.uow() as uow:
+            shop = (await _shop_of(uow, reseller_id)).configured(draft)
+            await uow.resellers.save_shop(shop)
+            details = {"slug": shop.slug, "enabled": shop.enabled, "markup_bp": shop.markup_bp}
+            await self._audit(uow, actor, "shop.settings", shop, details)
+            await uow.commit()
+        return shop
+
+    async def set_logo(self, reseller_id: int, data: bytes | None, actor: Actor) -> None:
+        """A new logo (PNG, JPEG or GIF, size-checked), or none."""
+        logo = (logo_type(data), data) if data is not None else None
+        async with self.uow() as uow:
+            shop = await _shop_of(uow, reseller_id)
+            await uow.resellers.save_logo(reseller_id, logo)
+            await self._audit(uow, actor, "shop.logo", shop, {"bytes": len(data) if data else 0})
+            await uow.commit()
+
+    async def choices(self, reseller_id: int) -> list[ShopChoice]:
+        """Every product on sale the reseller may sell, chosen ones first, with cost and buyers' price."""
+        async with self.uow(read_only=True) as uow:
+            shop = await _shop_of(uow, reseller_id)
+            chain = await chain_of(uow, await find_reseller(uow, reseller_id))
+            products = (await uow.products.search(ProductQuery(on_sale=True), PageRequest(1, MAX_PRODUCTS))).items
+            offered = await offers(uow, chain, products)
+            chosen = await uow.resellers.shop_products(reseller_id)
+        found = [
+            ShopChoice(offer, pid in chosen, chosen.get(pid), shop.price(offer.cost.unit, chosen.get(pid)))
+            for pid, offer in offered.items()
+        ]
+        order = list(chosen)
+        return sorted(found, key=lambda c: (not c.chosen, order.index(c.offer.product.id) if c.chosen else 0))
+
+    async def choose(self, reseller_id: int, prices: Mapping[int, str], actor: Actor) -> None:
+        """The shop offers exactly these products (id → own price, empty for the default markup); a price
+        below what the reseller pays is refused."""
+        if len(prices) > MAX_PRODUCTS:
+            raise ValidationFailed({"products": "too_many"})
+        async with self.uow() as uow:
+            shop = await _shop_of(uow, reseller_id)
+            chain = await chain_of(uow, await find_reseller(uow, reseller_id))
+            offered = await offers(uow, chain, await uow.products.by_ids(list(prices)))
+            chosen: dict[int, Money | None] = {}
+            for product_id, text in prices.items():
+                if product_id not in offered:
+                    raise ValidationFailed({"products": "invalid_choice"})
+                own = _price(text) if text.strip() else None
+                if own is not None and own < offered[product_id].cost.unit:
+                    raise ValidationFailed({f"price_{product_id}": "below_own_cost"})
+                chosen[product_id] = own
+            await uow.resellers.set_shop_products(reseller_id, chosen)
+            await self._audit(uow, actor, "shop.products", shop, {"products": len(chosen)})
+            await uow.commit()
+
+    # ---- the buyers' side (/s/<slug>) ----
+
+    async def storefront(self, slug: str) -> tuple[Shop, list[ShopItem]]:
+        """The open shop and what it offers now, with live stock (sold out the moment the pool is empty)."""
+        async with self.uow(read_only=True) as uow:
+            shop, chain = await _open(uow, slug)
+            chosen = await uow.resellers.shop_products(shop.reseller_id)
+            products = [p for p in await uow.products.by_ids(list(chosen)) if p.on_sale]
+            offered = await offers(uow, chain, products)
+            stock = await uow.codes.available_counts([p.id for p in products if p.id in offered])
+        items = [
+            _item(offered[p.id], shop.price(offered[p.id].cost.unit, chosen[p.id]), stock)
+            for p in products
+            if p.id in offered and _sellable(shop.price(offered[p.id].cost.unit, chosen[p.id]), offered[p.id], chain)
+        ]
+        return shop, items
+
+    async def item(self, slug: str, sku: str) -> tuple[Shop, ShopItem, Product]:
+        shop, items = await self.storefront(slug)
+        wanted = normalize_sku(sku)
+        for item in items:
+            if item.sku == wanted:
+                async with self.uow(read_only=True) as uow:
+                    product = await uow.products.by_sku(wanted)
+                assert product is not None
+                return shop, item, product
+        raise NotFound(f"{slug} does not sell {sku}")
+
+    async def place(self, slug: str, request: OrderRequest) -> Order:
+        """An order at the shop's price, carrying its chain; the quantity's breaks shape every level's cost."""
+        try:
+            quantity = max(1, int(request.quantity.strip()))
+        except ValueError:
+            quantity = 1  # the order itself refuses the quantity, with the form's error
+        async with self.uow(read_only=True) as uow:
+            shop, chain = await _open(uow, slug)
+            chosen = await uow.resellers.shop_products(shop.reseller_id)
+            product = await uow.products.by_sku(normalize_sku(request.sku))
+            if product is None or product.id not in chosen:
+                raise NotFound(f"{slug} does not sell {request.sku}")
+            offer = (await offers(uow, chain, [product], min(quantity, 10_000))).get(product.id)
+        if offer is None:
+            raise NotFound(f"{slug} does not sell {request.sku}")
+        price = shop.price(offer.cost.unit, chosen[product.id])
+        if not _sellable(price, offer, chain):
+            raise NotFound(f"{slug} cannot sell {request.sku} below cost")
+        return await self.ordering.place(request, seller=SellerTerms(shop.reseller_id, price, offer.chain(chain)))
+
+    async def logo(self, slug: str) -> tuple[str, bytes]:
+        async with self.uow(read_only=True) as uow:
+            shop, _ = await _open(uow, slug)
+            logo = await uow.resellers.logo(shop.reseller_id)
+        if logo is None:
+            raise NotFound(f"{slug} has no logo")
+        return logo
+
+    async def look_up(self, slug: str, number: str, contact: str) -> tuple[Order, str]:
+        """As the shop's lookup: only this shop's orders are found, with one answer for every miss."""
+        async with self.uow(read_only=True) as uow:
+            shop, _ = await _open(uow, slug)
+        order, key = await self.ordering.look_up(number, contact)
+        if order.seller_id != shop.reseller_id:
+            raise NoSuchOrder("no such order")
+        return order, key
+
+    async def of_order(self, order: Order) -> Shop | None:
+        """The shop an order was placed in, for its page's look and its way back; None for the merchant's."""
+        if order.seller_id is None:
+            return None
+        async with self.uow(read_only=True) as uow:
+            return await uow.resellers.shop(order.seller_id)
+
+    async def _audit(self, uow: UnitOfWork, actor: Actor, action: str, shop: Shop, details: dict[str, object]) -> None:
+        details = {"reseller": shop.reseller_id} | details
+        await uow.audit.record(AuditEntry(self.clock.now(), actor, action, shop.name, details))
+
+
+async def _open(uow: UnitOfWork, slug: str) -> tuple[Shop, list[Reseller]]:
+    """The shop at this address and its seller's chain, if the shop is open and every reseller of the chain
+    is active."""
+    shop = await uow.resellers.shop_by_slug(slug.strip().lower())
+    if shop is None or not shop.is_open:
+        raise ShopClosed(f"no open shop at {slug!r}")
+    chain = await chain_of(uow, await find_reseller(uow, shop.reseller_id))
+    if not all(reseller.is_active for reseller in chain):
+        raise ShopClosed(f"the shop at {slug!r} is closed")
+    return shop, chain
+
+
+def _sellable(price: Money, offer: Offer, chain: list[Reseller]) -> bool:
+    """No level of the chain may earn less than nothing (a parent's cost raised after its price was set)."""
+    try:
+        split(price, Money(0, price.currency), offer.chain(chain))
+    except BelowCost:
+        return False
+    return True
+
+
+def _item(offer: Offer, price: Money, stock: dict[int, int]) -> ShopItem:
+    product = offer.product
+    counted = product.delivery_kind.value in POOLED
+    return ShopItem(
+        product.sku,
+        product.name,
+        product.brand,
+        product.face_value,
+        price,
+        stock.get(product.id or 0, 0) if counted else None,
+    )
+
+
+async def _shop_of(uow: UnitOfWork, reseller_id: int) -> Shop:
+    shop = await uow.resellers.shop(reseller_id)
+    if shop is None:
+        raise NotFound(f"no reseller #{reseller_id}")
+    return shop
+
+
+def _price(text: str) -> Money:
+    try:
+        price = Money.parse(text.strip())
+    except InvalidAmount:
+        raise ValidationFailed({"price": "invalid_amount"}) from None
+    if not price.minor:
+        raise ValidationFailed({"price": "must_be_positive"})
+    return price
