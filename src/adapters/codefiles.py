@@ -13,6 +13,7 @@ import re
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -223,6 +224,19 @@ def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     writer.writerow(header)
     writer.writerows([spreadsheet_safe(str(cell)) for cell in row] for row in rows)
     return codecs.BOM_UTF8 + buffer.getvalue().encode()
+
+
+def table_xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """The same small table as a workbook: numbers stay numbers (a statement's amounts add up in the
+    spreadsheet), text is spreadsheet-safe."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append([cell if isinstance(cell, int | Decimal) else spreadsheet_safe(str(cell)) for cell in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 async def xlsx_export(secrets: AsyncIterator[CardSecret]) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,9 +13,8 @@ from litestar.plugins.flash import flash
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from adapters.codefiles import table_csv
 from domain.errors import ValidationFailed
-from domain.ledger import Statement
+from domain.ledger import AccountKind
 from domain.paging import PageRequest
 from domain.resellers import ResellerDraft
 from domain.services.resellers import Resellers
@@ -25,6 +24,7 @@ from web.controllers.auth import go
 from web.controllers.forms import Form, ResellerForm, TopUpForm
 from web.controllers.params import PageNumber, RowId
 from web.i18n import locale_of, translate
+from web.statements import account_kind, days, read_statement, statement_file
 
 PAGE_SIZE = 50
 
@@ -55,41 +55,37 @@ class ResellerController(Controller):
         display_zone: NamedDependency[ZoneInfo],
         start: FromQuery[str] = "",
         end: FromQuery[str] = "",
+        account: FromQuery[str] = "wallet",
     ) -> Template:
-        statement = await _statement(resellers, reseller_id, start, end, display_zone)
+        kind = account_kind(account)
+        statement = await read_statement(partial(resellers.statement, reseller_id, kind=kind), start, end, display_zone)
         context = {
             "reseller": await resellers.get(reseller_id),
             "balance": await resellers.balance(reseller_id),
+            "earnings": await resellers.balance(reseller_id, AccountKind.RESELLER_COMMISSION),
             "statement": statement,
-            "days": _days(statement, display_zone),
+            "account": account,
+            "days": days(statement, display_zone),
+            "statement_url": f"/admin/resellers/{reseller_id}",
         }
         return Template("resellers/detail.html", context=context)
 
-    @get("/{reseller_id:int}/statement.csv")
-    async def statement_csv(
+    @get(["/{reseller_id:int}/statement.csv", "/{reseller_id:int}/statement.xlsx"])
+    async def statement_file(
         self,
+        request: HTMXRequest,
         reseller_id: RowId,
         resellers: NamedDependency[Resellers],
         display_zone: NamedDependency[ZoneInfo],
         start: FromQuery[str] = "",
         end: FromQuery[str] = "",
+        account: FromQuery[str] = "wallet",
     ) -> Response[bytes]:
         """The same statement as the page, to the fen, for a spreadsheet."""
-        statement = await _statement(resellers, reseller_id, start, end, display_zone)
-        rows = [("", "opening", "", "", "", statement.opening.amount)]
-        rows += [
-            (line.at.astimezone(display_zone).isoformat(timespec="seconds"), line.kind, line.reference, line.memo,
-             line.amount.amount, line.balance.amount)
-            for line in statement.lines
-        ]  # fmt: skip
-        rows.append(("", "closing", "", "", "", statement.closing.amount))
-        first, last = _days(statement, display_zone)
-        name = f"reseller-{reseller_id}-statement-{first}-{last}.csv"
-        return Response(
-            table_csv(("at", "kind", "reference", "memo", "amount", "balance"), rows),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-        )
+        kind = account_kind(account)
+        statement = await read_statement(partial(resellers.statement, reseller_id, kind=kind), start, end, display_zone)
+        fmt = request.url.path.rsplit(".", 1)[-1]
+        return statement_file(statement, fmt, display_zone, f"reseller-{reseller_id}-{account}")
 
     @post("/{reseller_id:int}/top-ups", guards=[requires(Permission.MANAGE_RESELLERS)], status_code=200)
     async def top_up(
@@ -98,28 +94,6 @@ class ResellerController(Controller):
         balance = await resellers.top_up(reseller_id, data.amount, data.note, actor(request))
         flash(request, translate(locale_of(request), "reseller.topped_up", balance=balance.amount), "success")
         return go(request, f"/admin/resellers/{reseller_id}")
-
-
-async def _statement(resellers: Resellers, reseller_id: int, start: str, end: str, zone: ZoneInfo) -> Statement:
-    """Days in the shop's time zone, both included; by default the current month so far."""
-    today = datetime.now(zone).date()
-    first = _day(start, "start") or today.replace(day=1)
-    last = _day(end, "end") or today
-    begins = datetime.combine(first, time.min, zone)
-    return await resellers.statement(reseller_id, begins, datetime.combine(last + timedelta(days=1), time.min, zone))
-
-
-def _days(statement: Statement, zone: ZoneInfo) -> tuple[date, date]:
-    return statement.start.astimezone(zone).date(), (statement.end.astimezone(zone) - timedelta(days=1)).date()
-
-
-def _day(text: str, field: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationFailed({field: "invalid_date"}) from None
 
 
 def _optional_id(text: str) -> int | None:
