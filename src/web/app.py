@@ -48,6 +48,7 @@ from web.controllers.auth import AuthController
 from web.controllers.health import healthz, readyz
 from web.controllers.orders import OrderController
 from web.controllers.payments import PaymentNotifyController
+from web.controllers.portal import PortalController
 from web.controllers.products import ProductController
 from web.controllers.redeem import RedeemController
 from web.controllers.resellers import ResellerController
@@ -148,6 +149,7 @@ def create_app(container: Container | None = None) -> Litestar:
             StockController,
             OrderController,
             ResellerController,
+            PortalController,
             ShopController,
             PaymentNotifyController,
             Router("/", route_handlers=[LookupController], middleware=[lookup_limit.middleware]),
@@ -170,6 +172,9 @@ def create_app(container: Container | None = None) -> Litestar:
             "order_desk": provide(container.order_desk),
             "redemption": provide(container.redemption),
             "resellers": provide(container.resellers),
+            "price_rules": provide(container.price_rules),
+            "shops": provide(container.shops),
+            "portal": provide(container.portal),
             "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from domain.errors import ValidationFailed
 from domain.services.auth import SignIn
 from domain.services.staff import StaffAdmin
-from domain.staff import LOCALES
+from domain.staff import LOCALES, Permission, StaffMember
 from web.auth import CSRF_COOKIE, client_ip, end_session, member_of_session, start_session
 from web.controllers.forms import Form, LocaleForm, LoginForm, PasswordForm
 from web.i18n import LOCALE_COOKIE, locale_of, translate
@@ -26,6 +26,18 @@ def safe_next(target: str | None, default: str = "/admin") -> str:
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return default
+
+
+def home_of(member: StaffMember) -> str:
+    """Where a login lands: the portal for a reseller, the admin for staff."""
+    return "/portal" if member.can(Permission.USE_PORTAL) else "/admin"
+
+
+def landing(member: StaffMember, target: str | None) -> str:
+    """The page asked for, if it is in the member's own area; else its home."""
+    home = home_of(member)
+    wanted = safe_next(target, default=home)
+    return wanted if wanted.startswith(home) else home
 
 
 def go(request: Request[Any, Any, Any], target: str) -> Response[Any]:
@@ -48,8 +60,8 @@ class AuthController(Controller):
     async def login_page(
         self, request: Request[Any, Any, Any], sign_in: NamedDependency[SignIn], next: FromQuery[str | None] = None
     ) -> Response[Any]:
-        if await member_of_session(request, sign_in):
-            return Redirect(safe_next(next))
+        if member := await member_of_session(request, sign_in):
+            return Redirect(landing(member, next))
         return Template("auth/login.html", context={"next": safe_next(next)})
 
     @post("/login", exclude_from_auth=True, status_code=200)
@@ -58,7 +70,7 @@ class AuthController(Controller):
     ) -> Response[Any]:
         member = await sign_in.log_in(data.username, data.password, client_ip(request))
         start_session(request, member)
-        return fresh_csrf(go(request, safe_next(data.next)))
+        return fresh_csrf(go(request, landing(member, data.next)))
 
     @post("/logout", status_code=200)
     async def logout(self, request: HTMXRequest, sign_in: NamedDependency[SignIn]) -> Response[Any]:
