@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from adapters.db.tables import account_balances, ledger_entries
+from adapters.payments.epay import signed
 from domain.audit import Actor
 from domain.catalog import ProductDraft
 from domain.codepool import BatchDetails
@@ -37,6 +38,21 @@ async def stocked(container, sku: str = "IQ-M", count: int = 5, kind: str = "cod
         lines = [(n, f"{sku}-CODE-{n:04d}", f"PIN{n}") for n in range(count)]
         await container.stock.add_codes(product.id, lines, BatchDetails("test", Money(1500)), Actor.cli())
     return product.id
+
+
+def notice(container, order, trade_no: str = "T-1", **changes: str) -> dict[str, str]:
+    """The gateway's signed notice that `order` was paid (`changes` tamper with it; `key` signs with another key)."""
+    params = {
+        "pid": container.settings.epay_merchant_id,
+        "trade_no": trade_no,
+        "out_trade_no": order.number,
+        "type": "alipay",
+        "name": order.product_name,
+        "money": order.total.amount,
+        "trade_status": "TRADE_SUCCESS",
+    }
+    key = changes.pop("key", container.secrets.epay_key)
+    return signed(params | changes, key)
 
 
 def buy(quantity: int = 1, contact: str = "buyer@example.com", sku: str = "IQ-M", **kwargs) -> OrderRequest:

@@ -14,7 +14,6 @@ from sqlalchemy.pool import NullPool
 from adapters.db.engine import create_engine
 from adapters.db.tables import codes, deliveries, order_payments
 from adapters.db.uow import SqlUnitOfWorkFactory
-from adapters.payments.epay import signed
 from domain.audit import Actor
 from domain.codepool import BatchDetails, CodeState, OutOfStock
 from domain.ledger import Account, AccountKind
@@ -23,7 +22,7 @@ from domain.orders import Attention, OrderQuery, OrderStatus, TooManyUnpaid
 from domain.paging import PageRequest
 from domain.payments import PaymentRejected
 from domain.services.ordering import NoSuchOrder
-from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, stocked
+from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, notice, stocked
 
 
 class ShiftedClock:
@@ -50,20 +49,6 @@ class Shop:
 @pytest.fixture
 def shop(container) -> Shop:
     return Shop(container, RecordedJobs())
-
-
-def notice(container, order, trade_no: str = "T-1", **changes: str) -> dict[str, str]:
-    params = {
-        "pid": container.settings.epay_merchant_id,
-        "trade_no": trade_no,
-        "out_trade_no": order.number,
-        "type": "alipay",
-        "name": order.product_name,
-        "money": order.total.amount,
-        "trade_status": "TRADE_SUCCESS",
-    }
-    key = changes.pop("key", container.secrets.epay_key)
-    return signed(params | changes, key)
 
 
 async def count(container, table, **where) -> int:

@@ -37,3 +37,23 @@ def test_sub_resellers_stop_at_the_depth_limit_and_never_under_a_disabled_one():
     with pytest.raises(ValidationFailed) as disabled:
         Reseller.create(ResellerDraft("L2b", "x@example.com"), replace(top, status=ResellerStatus.DISABLED), NOW)
     assert disabled.value.errors == {"parent_id": "parent_disabled"}
+
+
+def test_the_merchants_resellers_get_a_tier_and_sub_resellers_a_markup_never_both():
+    top = replace(Reseller.create(ResellerDraft("L1", "l1@example.com", tier_id=2, markup="9"), None, NOW), id=1)
+    sub = Reseller.create(ResellerDraft("L2", "l2@example.com", parent_id=1, tier_id=2, markup="7.5"), top, NOW)
+    assert (top.tier_id, top.markup_bp, sub.tier_id, sub.markup_bp) == (2, 0, None, 750)
+    changed = top.with_terms("disabled", "80", 3, "4")
+    assert (changed.status, changed.credit_limit, changed.tier_id, changed.markup_bp) == (
+        ResellerStatus.DISABLED,
+        Money(8000),
+        3,
+        0,
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        top.with_terms("paused", "-", None, "x")
+    assert caught.value.errors == {
+        "status": "invalid_choice",
+        "credit_limit": "invalid_amount",
+        "markup": "invalid_percent",
+    }
