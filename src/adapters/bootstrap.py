@@ -193,7 +193,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         redemption=Redemption(uow, vault, clock),
         notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
         resellers=resellers,
-        balance_payments=BalancePayments(uow, jobs, clock),
+        balance_payments=BalancePayments(uow, jobs, clock, policy),
         price_rules=PriceRules(uow, clock),
         shops=Shops(uow, ordering, clock),
         portal=Portal(uow, resellers, clock),

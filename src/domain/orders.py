@@ -68,6 +68,7 @@ class Channel(StrEnum):
     SHOP = "shop"
     ADMIN = "admin"
     API = "api"
+    PORTAL = "portal"  # a reseller buying for itself, paid from its wallet
 
 
 class IllegalOrderTransition(DomainError):
@@ -373,6 +374,15 @@ class Order:
 def new_order_number(now: datetime) -> str:
     """Date plus ten random digits: short enough to read out on the phone, and not a counter to walk."""
     return f"{now:%y%m%d}{secrets.randbelow(10**10):010d}"
+
+
+def quantity_to_price(text: str, policy: OrderPolicy) -> int:
+    """The quantity a quote is made for before the order is checked; a bad one is refused by `Order.place`
+    with the form's error, so anything unreadable is priced as one unit."""
+    try:
+        return min(max(1, int(text.strip())), policy.max_quantity)
+    except ValueError:
+        return 1
 
 
 def check_unpaid_cap(held: dict[str, int], quantity: int, policy: OrderPolicy) -> None:

@@ -4,15 +4,19 @@ of it back. Prices come down the chain; a level that would earn less than nothin
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 import pytest
+from sqlalchemy.pool import NullPool
 
+from adapters.db.engine import create_engine
+from adapters.db.uow import SqlUnitOfWorkFactory
 from domain.audit import Actor
 from domain.errors import NotFound, ValidationFailed
-from domain.ledger import Account, AccountKind
+from domain.ledger import Account, AccountKind, InsufficientBalance
 from domain.money import Money
-from domain.orders import OrderQuery, OrderStatus
+from domain.orders import Channel, OrderQuery, OrderStatus
 from domain.paging import PageRequest
 from domain.resellers import Reseller, ResellerDraft
 from domain.services.ordering import NoSuchOrder
@@ -168,3 +172,50 @@ async def test_a_reseller_sees_its_own_orders_and_sub_resellers_and_nobody_elses
     assert (await container.ordering.view(sold.number, container.ordering.page_key(sold))).order.status is (
         OrderStatus.AWAITING_PAYMENT
     )
+
+
+async def test_a_reseller_buying_for_itself_pays_its_cost_from_its_wallet_and_its_parents_earn(container, chain):
+    jobs = RecordedJobs()
+    payments, delivery = replace(container.balance_payments, jobs=jobs), replace(container.delivery, jobs=jobs)
+    with pytest.raises(InsufficientBalance):
+        await payments.buy(chain.seller.id, "IQ-M", "2", CLI)
+    assert (await container.stock.available([chain.product_id]))[chain.product_id] == 5, "nothing held"
+    await container.resellers.top_up(chain.seller.id, "50", "", CLI)
+    order = await payments.buy(chain.seller.id, "iq-m", "2", CLI)
+    assert (order.status, order.total, order.channel) == (OrderStatus.PAID, Money(3800), Channel.PORTAL)
+    assert await container.resellers.balance(chain.seller.id) == Money(1200)
+    await delivery.deliver(order.id)
+    assert [await balance(container, commission(r)) for r in (chain.top, chain.mid, chain.seller)] == [178, 58, 0]
+    assert await balance(container, Account(AccountKind.PLATFORM_REVENUE)) == 564
+    mine = await container.portal.orders(chain.seller.id, OrderQuery(), PageRequest())
+    assert [o.number for o in mine.items] == [order.number]
+    await assert_ledger_consistent(container)
+
+
+async def test_fifty_racing_wallet_orders_against_a_balance_for_ten_place_exactly_ten(container, chain, settings):
+    """The issue's race: 50 concurrent orders, a balance that covers 10 → 10 paid, 40 insufficient_balance,
+    and the 40 leave no order, no reserved code and no posting behind."""
+    await stocked(container, sku="RACE", count=60)
+    # RACE has no tier rule: L1 pays retail 19.80, L2 +5 % 20.79, and L3 what L2 pays (no markup set for it)
+    await container.resellers.top_up(chain.seller.id, "207.90", "covers ten at 20.79", CLI)
+    engines = [create_engine(settings.effective_database_url, poolclass=NullPool) for _ in range(50)]
+    racers = [replace(container.balance_payments, uow=SqlUnitOfWorkFactory(e), jobs=RecordedJobs()) for e in engines]
+
+    async def race(racer) -> str:
+        try:
+            await racer.buy(chain.seller.id, "RACE", "1", CLI)
+        except InsufficientBalance as refused:
+            return refused.code
+        return "paid"
+
+    try:
+        outcomes = await asyncio.gather(*(race(racer) for racer in racers))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert outcomes.count("paid") == 10 and outcomes.count("insufficient_balance") == 40
+    assert await container.resellers.balance(chain.seller.id) == Money(0)
+    assert (await container.portal.orders(chain.seller.id, OrderQuery(), PageRequest(1, 100))).total == 10
+    race_id = (await container.catalog.by_sku("RACE")).id
+    assert (await container.stock.available([race_id]))[race_id] == 50
+    await assert_ledger_consistent(container)

@@ -1,4 +1,5 @@
-"""Demo data for `make run`: one account per staff role and a small stocked catalog, to try each part."""
+"""Demo data for `make run`: one account per staff role, a small stocked catalog, and a reseller with a
+sub-reseller and an open shop, to try each part."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from domain.codepool import BatchDetails
 from domain.errors import NotFound
 from domain.money import Money
 from domain.paging import PageRequest
+from domain.resellers import ResellerDraft
+from domain.shops import ShopDraft
 from domain.staff import Role
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 — dev mode only; `kaquan setup` refuses demo data in production
@@ -110,4 +113,34 @@ async def load(container: Container) -> list[str]:
         except NotFound:
             await container.staff_admin.create(username, name, role, DEMO_PASSWORD, Actor.cli())
             created.append(f"staff {username} ({role}) password {DEMO_PASSWORD}")
+    created += await _resellers(container)
     return created
+
+
+async def _resellers(container: Container) -> list[str]:
+    """Tier 金牌 (−8 % on what is on sale), reseller 星河数码 with its shop /s/xinghe, and its sub-reseller."""
+    try:
+        await container.staff_admin.by_username("reseller")
+        return []
+    except NotFound:
+        pass
+    cli = Actor.cli()
+    gold = await container.price_rules.add_tier("金牌 gold", cli)
+    on_sale = (await container.catalog.search(ProductQuery(on_sale=True), PageRequest(1, 50))).items
+    for product in on_sale:
+        await container.price_rules.set_tier_price(product.id or 0, gold.id or 0, "", "8", cli)
+    top, token = await container.resellers.create_with_login(
+        ResellerDraft("星河数码", "xinghe@example.com", "200", tier_id=gold.id), "reseller", cli
+    )
+    await container.resellers.top_up(top.id or 0, "500", "demo top-up", cli)
+    sub, sub_token = await container.resellers.create_with_login(
+        ResellerDraft("小李卡铺", "xiaoli@example.com", parent_id=top.id, markup="5"), "subreseller", cli
+    )
+    for invite in (token, sub_token):
+        await container.staff_admin.accept_invite(invite or "", DEMO_PASSWORD, None)
+    await container.shops.configure(top.id or 0, ShopDraft(True, "xinghe", "全场自动发货，7×24 小时。", "#1d4ed8"), cli)
+    await container.shops.choose(top.id or 0, {p.id or 0: "" for p in on_sale}, cli)
+    return [
+        f"reseller {top.name} (tier {gold.name}), login reseller password {DEMO_PASSWORD}, shop /s/xinghe",
+        f"sub-reseller {sub.name} (+5 %), login subreseller password {DEMO_PASSWORD}",
+    ]

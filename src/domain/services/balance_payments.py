@@ -8,14 +8,28 @@ order knows: money already inside the ledger. Refunds of such orders reverse the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain.audit import Actor
 from domain.bookkeeping import CLEARING
+from domain.catalog import normalize_sku
 from domain.errors import NotFound
-from domain.orders import UNPAID, IllegalOrderTransition, Order, OrderStatus
+from domain.orders import (
+    UNPAID,
+    Channel,
+    IllegalOrderTransition,
+    Order,
+    OrderPolicy,
+    OrderRequest,
+    OrderStatus,
+    SellerTerms,
+    quantity_to_price,
+)
 from domain.payments import PaymentNotice
-from domain.ports import BackgroundJobs, Clock, UnitOfWorkFactory
-from domain.services.resellers import charge_wallet
+from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
+from domain.resellers import Reseller
+from domain.services.offers import chain_of, offers
+from domain.services.resellers import charge_wallet, find_reseller
 
 BALANCE = "balance"  # the payment method's name on orders and payment rows
 
@@ -25,6 +39,7 @@ class BalancePayments:
     uow: UnitOfWorkFactory
     jobs: BackgroundJobs
     clock: Clock
+    policy: OrderPolicy
 
     async def pay(self, order_id: int, reseller_id: int, actor: Actor) -> Order:
         """Charge the wallet (within its credit limit, else InsufficientBalance) and mark the order paid.
@@ -41,22 +56,47 @@ class BalancePayments:
                 return order
             if order.status not in UNPAID:
                 raise IllegalOrderTransition(f"a {order.status} order is not paid from a wallet", status=order.status)
-            charge = await charge_wallet(
-                uow,
-                reseller,
-                order.total,
-                CLEARING,
-                now=now,
-                actor=actor.name,
-                reference=order.number,
-                memo=order.product_name,
-            )
-            notice = PaymentNotice(BALANCE, order.number, f"posting:{charge.id}", order.total)
-            await uow.orders.record_payment(order_id, notice, now)
-            order.record(now, "payment_received", actor.name, {"gateway": BALANCE, "amount": order.total.minor})
-            order.confirm_payment(order.total, BALANCE, now, reserved=True)
-            await uow.orders.save(order)
+            await _charge(uow, order, reseller, now, actor)
             await uow.commit()
         if order.status is OrderStatus.PAID:
             await self.jobs.deliver_order(order_id)
         return order
+
+    async def buy(self, reseller_id: int, sku: str, quantity: str, actor: Actor, recharge_account: str = "") -> Order:
+        """A reseller buys for itself at its own cost, paid from its wallet: placed, stock reserved, charged and
+        paid in one transaction — not enough balance (InsufficientBalance) or stock (OutOfStock) leaves nothing
+        behind. Its upstream levels earn their margins when the order is delivered."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            reseller = await find_reseller(uow, reseller_id)
+            product = await uow.products.by_sku(normalize_sku(sku))
+            if product is None or not reseller.is_active:
+                raise NotFound(f"no product {sku} for this reseller")
+            chain = await chain_of(uow, reseller)
+            offer = (await offers(uow, chain, [product], quantity_to_price(quantity, self.policy))).get(product.id or 0)
+            if offer is None:
+                raise NotFound(f"no product {sku} for this reseller")
+            request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, Channel.PORTAL)
+            # The reseller pays its own cost; the levels above it share the margin (it earns nothing from itself).
+            terms = SellerTerms(reseller_id, offer.cost.unit, offer.chain(chain)[:-1])
+            order = Order.place(request, product, self.policy, now, seller=terms)
+            if order.pooled:
+                await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
+            order.await_payment(now)
+            order = await uow.orders.add(order)
+            await _charge(uow, order, reseller, now, actor)
+            await uow.commit()
+        await self.jobs.deliver_order(order.id or 0)
+        return order
+
+
+async def _charge(uow: UnitOfWork, order: Order, reseller: Reseller, now: datetime, actor: Actor) -> None:
+    """Take the order's total from the wallet and mark the order paid, inside the caller's transaction."""
+    charge = await charge_wallet(
+        uow, reseller, order.total, CLEARING, now=now, actor=actor.name, reference=order.number, memo=order.product_name
+    )
+    notice = PaymentNotice(BALANCE, order.number, f"posting:{charge.id}", order.total)
+    await uow.orders.record_payment(order.id or 0, notice, now)
+    order.record(now, "payment_received", actor.name, {"gateway": BALANCE, "amount": order.total.minor})
+    order.confirm_payment(order.total, BALANCE, now, reserved=True)
+    await uow.orders.save(order)
