@@ -136,6 +136,11 @@ class Wallet:
     balance: Money
     credit_limit: Money = field(default_factory=lambda: Money(0))
 
+    @property
+    def spendable(self) -> Money:
+        """What can still be spent: the balance plus the credit."""
+        return self.balance + self.credit_limit
+
     def check_can_spend(self, amount: Money) -> None:
         """A balance may go negative down to minus the credit limit, never further."""
         if self.balance.minor - amount.minor < -self.credit_limit.minor:

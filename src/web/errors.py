@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.imports import BadCodeFile
 from domain.staff import LoginThrottled
 from web.i18n import catalog, locale_of, translate
@@ -22,7 +22,6 @@ from web.middleware import loggable_path, request_id
 log = structlog.get_logger(__name__)
 
 STATUS_BY_CODE = {
-    "not_found": 404,
     "invalid_invite": 404,
     "validation_error": 422,
     "invalid_credentials": 401,
@@ -31,7 +30,6 @@ STATUS_BY_CODE = {
     "too_large": 413,
     "no_code_pool": 422,
     "not_a_voucher_product": 422,
-    "no_such_order": 404,
     "not_for_sale": 404,
     "payment_rejected": 400,
 }
@@ -41,7 +39,10 @@ CSRF_FAILED = "CSRF token verification failed"
 
 def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
     locale = locale_of(request)
-    status = STATUS_BY_CODE.get(error.code, 422 if isinstance(error, BadCodeFile) else CONFLICT)
+    if isinstance(error, NotFound):  # whatever its own code (no_such_order, shop_closed …), nothing is there
+        status = 404
+    else:
+        status = STATUS_BY_CODE.get(error.code, 422 if isinstance(error, BadCodeFile) else CONFLICT)
     fields: dict[str, str] = {}
     if isinstance(error, ValidationFailed):
         fields = {field: translate(locale, f"error.{problem}") for field, problem in error.errors.items()}

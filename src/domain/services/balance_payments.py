@@ -28,7 +28,7 @@ from domain.orders import (
 from domain.payments import PaymentNotice
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.resellers import Reseller
-from domain.services.offers import chain_of, offers
+from domain.services.offers import Offer, chain_of, offers
 from domain.services.resellers import charge_wallet, find_reseller
 
 BALANCE = "balance"  # the payment method's name on orders and payment rows
@@ -62,6 +62,11 @@ class BalancePayments:
             await self.jobs.deliver_order(order_id)
         return order
 
+    async def offer(self, reseller_id: int, sku: str) -> Offer:
+        """What the reseller pays for one unit of `sku` (and how that price came about)."""
+        async with self.uow(read_only=True) as uow:
+            return await _offer(uow, await find_reseller(uow, reseller_id), sku, 1)
+
     async def buy(self, reseller_id: int, sku: str, quantity: str, actor: Actor, recharge_account: str = "") -> Order:
         """A reseller buys for itself at its own cost, paid from its wallet: placed, stock reserved, charged and
         paid in one transaction — not enough balance (InsufficientBalance) or stock (OutOfStock) leaves nothing
@@ -69,13 +74,11 @@ class BalancePayments:
         now = self.clock.now()
         async with self.uow() as uow:
             reseller = await find_reseller(uow, reseller_id)
-            product = await uow.products.by_sku(normalize_sku(sku))
-            if product is None or not reseller.is_active:
-                raise NotFound(f"no product {sku} for this reseller")
+            if not reseller.is_active:
+                raise NotFound(f"reseller #{reseller_id} is disabled")
             chain = await chain_of(uow, reseller)
-            offer = (await offers(uow, chain, [product], quantity_to_price(quantity, self.policy))).get(product.id or 0)
-            if offer is None:
-                raise NotFound(f"no product {sku} for this reseller")
+            offer = await _offer(uow, reseller, sku, quantity_to_price(quantity, self.policy), chain)
+            product = offer.product
             request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, Channel.PORTAL)
             # The reseller pays its own cost; the levels above it share the margin (it earns nothing from itself).
             terms = SellerTerms(reseller_id, offer.cost.unit, offer.chain(chain)[:-1])
@@ -88,6 +91,20 @@ class BalancePayments:
             await uow.commit()
         await self.jobs.deliver_order(order.id or 0)
         return order
+
+
+async def _offer(
+    uow: UnitOfWork, reseller: Reseller, sku: str, quantity: int, chain: list[Reseller] | None = None
+) -> Offer:
+    """The product on sale by `sku` with the chain's costs for `quantity` units, if the reseller may sell it."""
+    product = await uow.products.by_sku(normalize_sku(sku))
+    chain = chain or await chain_of(uow, reseller)
+    offer = (
+        (await offers(uow, chain, [product], quantity)).get(product.id or 0) if product and product.on_sale else None
+    )
+    if offer is None:
+        raise NotFound(f"no product {sku} for this reseller")
+    return offer
 
 
 async def _charge(uow: UnitOfWork, order: Order, reseller: Reseller, now: datetime, actor: Actor) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain import bookkeeping
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import AccountKind
+from domain.money import Money
 from domain.orders import UNPAID, Order, OrderEvent, OrderQuery, OrderStatus
 from domain.paging import Page, PageRequest
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
@@ -24,6 +25,9 @@ class OrderFile:
     order: Order
     events: list[OrderEvent]
     units: list[DeliveredUnit]
+    seller: str = ""  # the reseller whose shop sold it, or who bought it for itself
+    # Each reseller level above the buyer (id, name, unit cost), the merchant's own reseller first.
+    chain: list[tuple[int, str, Money]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,14 @@ class OrderDesk:
     async def file(self, order_id: int) -> OrderFile:
         async with self.uow(read_only=True) as uow:
             order = await _order(uow, order_id)
-            return OrderFile(order, await uow.orders.events(order_id), await uow.deliveries.of_order(order_id))
+            names: dict[int, str] = {}
+            for reseller_id in {order.seller_id, *(i for i, _ in order.chain)} - {None}:
+                reseller = await uow.resellers.get(reseller_id or 0)
+                names[reseller_id or 0] = reseller.name if reseller else f"#{reseller_id}"
+            chain = [(reseller_id, names[reseller_id], cost) for reseller_id, cost in order.chain]
+            seller = names.get(order.seller_id or 0, "")
+            events, units = await uow.orders.events(order_id), await uow.deliveries.of_order(order_id)
+            return OrderFile(order, events, units, seller, chain)
 
     async def cancel(self, order_id: int, reason: str, actor: Actor) -> Order:
         """An unpaid order is called off and its stock goes back to the pool."""
