@@ -7,7 +7,7 @@ Discounts are in basis points (100 = 1 %) and rounded half up to the fen: no flo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from domain.errors import ValidationFailed
 from domain.money import Money
@@ -97,7 +97,7 @@ class PriceList:
 class PriceStep:
     """One line of a quote's explanation: what was applied (a message key), and the unit price after it."""
 
-    rule: str  # retail | set_by_parent | override | tier_price | tier_discount | quantity_break | floor
+    rule: str  # retail | set_by_parent | parent_markup | override | tier_price | tier_discount | quantity_break | floor
     unit: Money
     detail: str = ""
 
@@ -184,7 +184,12 @@ def chain_quotes(prices: PriceList, chain: Sequence[Level], quantity: int) -> li
         if not quotes:
             quotes.append(quote(prices, quantity, reseller_id=level.reseller_id, tier=level.tier))
             continue
+        if level.price_set_by_parent is not None:
+            quotes.append(quote(prices, quantity, set_by_parent=level.price_set_by_parent))
+            continue
         parent_cost = quotes[-1].unit
-        set_price = level.price_set_by_parent or marked_up(parent_cost, level.markup_bp)
-        quotes.append(quote(prices, quantity, set_by_parent=set_price))
+        derived = quote(prices, quantity, set_by_parent=marked_up(parent_cost, level.markup_bp))
+        # Say where the price came from: the parent's own cost and its markup, not a price it typed in.
+        step = PriceStep("parent_markup", derived.steps[1].unit, f"{parent_cost.amount} +{level.markup_bp / 100:g} %")
+        quotes.append(replace(derived, steps=(derived.steps[0], step, *derived.steps[2:])))
     return quotes

@@ -113,7 +113,6 @@ class ShopItem:
     face_value: Money
     price: Money
     available: int | None  # None: not counted (delivered by hand or by a supplier)
-    own_price: Money | None = None
 
     @property
     def sold_out(self) -> bool:

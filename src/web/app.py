@@ -49,8 +49,14 @@ from web.controllers.health import healthz, readyz
 from web.controllers.orders import OrderController
 from web.controllers.payments import PaymentNotifyController
 from web.controllers.portal import PortalController
+from web.controllers.portal_orders import PortalOrderController
+from web.controllers.portal_purchases import PortalPurchaseController
+from web.controllers.portal_resellers import PortalResellerController
+from web.controllers.portal_shop import PortalShopController
+from web.controllers.price_rules import PriceRuleController
 from web.controllers.products import ProductController
 from web.controllers.redeem import RedeemController
+from web.controllers.reseller_shop import ResellerShopController, ShopLookupController
 from web.controllers.resellers import ResellerController
 from web.controllers.sandbox import SandboxController
 from web.controllers.shop import LookupController, ShopController
@@ -149,10 +155,16 @@ def create_app(container: Container | None = None) -> Litestar:
             StockController,
             OrderController,
             ResellerController,
+            PriceRuleController,
             PortalController,
+            PortalOrderController,
+            PortalPurchaseController,
+            PortalResellerController,
             ShopController,
+            ResellerShopController,
+            PortalShopController,
             PaymentNotifyController,
-            Router("/", route_handlers=[LookupController], middleware=[lookup_limit.middleware]),
+            Router("/", route_handlers=[LookupController, ShopLookupController], middleware=[lookup_limit.middleware]),
             Router("/", route_handlers=[RedeemController], middleware=[redeem_limit.middleware]),
             *([SandboxController] if sandbox is not None else []),
             create_static_files_router(
@@ -175,6 +187,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "price_rules": provide(container.price_rules),
             "shops": provide(container.shops),
             "portal": provide(container.portal),
+            "balance_payments": provide(container.balance_payments),
             "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),

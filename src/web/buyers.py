@@ -1,4 +1,5 @@
-"""The device cookie: a long-lived id per browser that the unpaid-units cap (and later risk rules) count by."""
+"""Buyers as the shop sees them: the device cookie (a long-lived id per browser that the unpaid-units cap, and
+later risk rules, count by) and the checkout form turned into an order request."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
+
+from domain.orders import Channel, OrderRequest
+from web.auth import client_ip
+from web.controllers.forms import CheckoutForm
 
 DEVICE_COOKIE = "kaquan_device"
 DEVICE_MAX_AGE = 2 * 365 * 24 * 3600
@@ -33,3 +38,16 @@ def with_device(request: Request[Any, Any, Any], response: Response[Any]) -> Res
             )
         )
     return response
+
+
+def checkout_request(request: Request[Any, Any, Any], sku: str, form: CheckoutForm) -> OrderRequest:
+    """A shop checkout (the merchant's or a reseller's), with what the caps count by: address and device."""
+    return OrderRequest(
+        sku=sku,
+        quantity=form.quantity,
+        contact=form.contact,
+        recharge_account=form.recharge_account,
+        channel=Channel.SHOP,
+        ip=client_ip(request),
+        device=device_of(request),
+    )

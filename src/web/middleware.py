@@ -60,8 +60,8 @@ class RequestContext(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-# Pages that show staff data or one-time links are never kept by browsers or proxies.
-_PRIVATE_PATHS = ("/admin", "/invite", "/login", "/r/", "/o/", "/lookup", "/sandbox")
+# Pages that show staff or reseller data, or one-time links, are never kept by browsers or proxies.
+_PRIVATE_PATHS = ("/admin", "/portal", "/invite", "/login", "/r/", "/o/", "/lookup", "/sandbox")
 # Path segments that are secrets themselves (invite and redemption tokens) are not written to the log.
 _SECRET_PATHS = re.compile(r"^(/invite/|/r/)[^/]+")
 

@@ -1,40 +1,56 @@
-"""Account statements on pages and as files: the date range in the shop's time zone, and the same lines
-as CSV or XLSX — equal to the ledger to the fen. Used by the merchant's reseller pages and the portal."""
+"""A reseller's account statements on pages and as files: the date range in the shop's time zone, and the
+same lines as CSV or XLSX — equal to the ledger to the fen. The merchant's reseller pages and the portal
+both read them through here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar import Response
+from litestar import Request, Response
 
 from adapters.codefiles import table_csv, table_xlsx
 from domain.errors import ValidationFailed
 from domain.ledger import AccountKind, Statement
+from domain.services.resellers import Resellers
+from web.days import parse_day, start_of
 
 HEADER = ("at", "kind", "reference", "memo", "amount", "balance")
 ACCOUNTS = {"wallet": AccountKind.RESELLER_WALLET, "earnings": AccountKind.RESELLER_COMMISSION}
 FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-async def read_statement(
-    read: Callable[[datetime, datetime], Awaitable[Statement]], start: str, end: str, zone: ZoneInfo
-) -> Statement:
-    """Days in the shop's time zone, both included; by default the current month so far."""
-    today = datetime.now(zone).date()
-    first = _day(start, "start") or today.replace(day=1)
-    last = _day(end, "end") or today
-    return await read(
-        datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone)
-    )
+@dataclass(frozen=True, slots=True)
+class StatementRequest:
+    """Which statement a page or a file asks for: the account by its name in links, and the days (both
+    included; by default the current month so far)."""
 
+    reseller_id: int
+    account: str = "wallet"
+    start: str = ""
+    end: str = ""
 
-def account_kind(name: str) -> AccountKind:
-    """The statement's account by its name in links: the prepaid wallet, or the earnings (commission)."""
-    if name not in ACCOUNTS:
-        raise ValidationFailed({"account": "invalid_choice"})
-    return ACCOUNTS[name]
+    async def read(self, resellers: Resellers, zone: ZoneInfo) -> Statement:
+        if self.account not in ACCOUNTS:
+            raise ValidationFailed({"account": "invalid_choice"})
+        today = datetime.now(zone).date()
+        first = parse_day(self.start, "start") or today.replace(day=1)
+        last = parse_day(self.end, "end") or today
+        end = start_of(last + timedelta(days=1), zone)
+        return await resellers.statement(self.reseller_id, start_of(first, zone), end, ACCOUNTS[self.account])
+
+    async def context(self, resellers: Resellers, zone: ZoneInfo, url: str) -> dict[str, Any]:
+        """What templates/ledger/_statement.html needs; its exports live under `url`."""
+        statement = await self.read(resellers, zone)
+        return {"statement": statement, "account": self.account, "days": days(statement, zone), "statement_url": url}
+
+    async def download(
+        self, request: Request[Any, Any, Any], resellers: Resellers, zone: ZoneInfo, name: str
+    ) -> Response[bytes]:
+        """The statement as the file the path ends in (.csv or .xlsx); `name` begins the file's name."""
+        return statement_file(await self.read(resellers, zone), request.url.path.rsplit(".", 1)[-1], zone, name)
 
 
 def days(statement: Statement, zone: ZoneInfo) -> tuple[date, date]:
@@ -44,7 +60,7 @@ def days(statement: Statement, zone: ZoneInfo) -> tuple[date, date]:
 
 def statement_file(statement: Statement, fmt: str, zone: ZoneInfo, name: str) -> Response[bytes]:
     """The statement as `fmt` (csv or xlsx): an opening row, each posting with the balance after it, a closing
-    row. `name` begins the file name; the days follow."""
+    row. The days follow `name` in the file's name."""
     if fmt not in FORMATS:
         raise ValidationFailed({"format": "invalid_choice"})
     rows: list[tuple[object, ...]] = [("", "opening", "", "", "", statement.opening.amount)]
@@ -64,12 +80,3 @@ def statement_file(statement: Statement, fmt: str, zone: ZoneInfo, name: str) ->
             "Cache-Control": "no-store",
         },
     )
-
-
-def _day(text: str, field: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationFailed({field: "invalid_date"}) from None

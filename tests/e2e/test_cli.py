@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
-from tests.e2e.server import running_app
+from tests.e2e.client import Browser
+from tests.e2e.server import OWNER_PASSWORD, running_app
 
 
 def test_products_and_a_code_import_from_the_command_line(app_server, tmp_path):
@@ -73,3 +75,26 @@ def test_resellers_are_created_and_topped_up_from_the_command_line(app_server):
     assert json.loads(topped.stdout)["balance"] == "88.80"
     refused = app_server.kaquan("reseller", "topup", str(reseller["id"]), "-5")
     assert refused.returncode != 0 and refused.stdout == ""
+
+
+def test_a_reseller_is_created_with_a_tier_and_a_login_whose_invite_link_is_printed_once(app_server):
+    owner = Browser(app_server.url)
+    owner.login("owner", OWNER_PASSWORD)
+    assert owner.post("/admin/tiers", {"name": "cli-gold"}, htmx=True).status_code == 200
+    made = app_server.kaquan("--json", "reseller", "create", "CLI Gold", "--contact", "gold@example.com",
+                             "--tier", "cli-gold", "--login", "cli-gold-shop")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    reseller = json.loads(made.stdout)
+    assert reseller["invite"].startswith("/invite/")
+    assert "cli-gold-shop" in Browser(app_server.url).get(reseller["invite"]).text
+    assert '<dd id="tier">cli-gold</dd>' in owner.get(f"/admin/resellers/{reseller['id']}").text
+    plain = app_server.kaquan("reseller", "create", "CLI Plain", "--contact", "p@example.com", "--login", "cli-plain")
+    assert plain.returncode == 0 and re.search(
+        r"invite link for cli-plain \(works once\): /invite/[\w-]+$", plain.stdout
+    )
+    unknown = app_server.kaquan("reseller", "create", "CLI Lost", "--contact", "lost@example.com", "--tier", "tin")
+    assert unknown.returncode == 1 and "no tier named 'tin'" in unknown.stderr and unknown.stdout == ""
+    taken = app_server.kaquan("reseller", "create", "CLI Again", "--contact", "a@example.com", "--login", "cli-plain")
+    assert taken.returncode == 1 and "username" in taken.stderr
+    listed = owner.get("/admin/resellers").text
+    assert "CLI Lost" not in listed and "CLI Again" not in listed

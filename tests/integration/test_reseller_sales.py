@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 from adapters.db.engine import create_engine
 from adapters.db.uow import SqlUnitOfWorkFactory
 from domain.audit import Actor
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ledger import Account, AccountKind, InsufficientBalance
 from domain.money import Money
 from domain.orders import Channel, OrderQuery, OrderStatus
@@ -21,6 +21,7 @@ from domain.paging import PageRequest
 from domain.resellers import Reseller, ResellerDraft
 from domain.services.ordering import NoSuchOrder
 from domain.shops import ShopDraft
+from domain.staff import StaffStatus
 from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, notice, stocked
 
 CLI = Actor.cli()
@@ -219,3 +220,17 @@ async def test_fifty_racing_wallet_orders_against_a_balance_for_ten_place_exactl
     race_id = (await container.catalog.by_sku("RACE")).id
     assert (await container.stock.available([race_id]))[race_id] == 50
     await assert_ledger_consistent(container)
+
+
+async def test_a_disabled_resellers_logins_are_disabled_with_it_and_come_back_with_it(container, chain):
+    _, token = await container.resellers.invite_login(chain.mid.id, "mid-login", CLI)
+    await container.staff_admin.accept_invite(token, "a long enough password", None)
+    await container.portal.set_sub_terms(chain.top.id, chain.mid.id, "disabled", "5", CLI)
+    (login,) = await container.resellers.logins(chain.mid.id)
+    assert login.status is StaffStatus.DISABLED
+    with pytest.raises(DomainError):
+        await container.sign_in.log_in("mid-login", "a long enough password", "127.0.0.1")
+    await container.resellers.set_terms(chain.mid.id, "active", "0", None, "5", CLI)
+    assert (await container.sign_in.log_in("mid-login", "a long enough password", "127.0.0.1")).reseller_id == (
+        chain.mid.id
+    )

@@ -80,7 +80,8 @@ def test_a_chain_prices_each_level_from_the_one_above():
     chain = [Level(1, tier="gold"), Level(2, markup_bp=500), Level(3, price_set_by_parent=Money(3000))]
     top, second, third = chain_quotes(PRICES, chain, 1)
     assert (top.unit, second.unit, third.unit) == (Money(2700), Money(2835), Money(3000))
-    assert second.explain() == "retail 30.00 → set_by_parent 28.35"
+    assert second.explain() == "retail 30.00 → parent_markup 27.00 +5 % 28.35"
+    assert third.explain() == "retail 30.00 → set_by_parent 30.00"
     ten = chain_quotes(PRICES, chain, 10)
     assert [q.unit for q in ten] == [Money(2646), Money(2778), Money(3000)], "breaks reach sub-resellers via markup"
     assert chain_quotes(PRICES, [Level(7, tier="gold")], 1)[0].unit == Money(2300), "the override wins at the top"

@@ -19,7 +19,7 @@ from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.pricing import Quote, check_price_for_child
 from domain.resellers import Reseller, ResellerDraft
 from domain.services.offers import chain_of, offers
-from domain.services.resellers import Resellers, find_reseller
+from domain.services.resellers import Resellers, find_reseller, save_terms
 from domain.shops import Shop
 
 
@@ -77,15 +77,15 @@ class Portal:
             items = [(r, Money(await uow.ledger.balance(r.wallet))) for r in found.items]
         return Page(items, found.total, found.request)
 
-    async def invite(
-        self, reseller_id: int, draft: ResellerDraft, login: str, actor: Actor
-    ) -> tuple[Reseller, str | None]:
-        """A sub-reseller under this reseller (never elsewhere, whatever the form said), with its login.
-        Its credit is the merchant's to give: it starts at none."""
+    async def invite(self, reseller_id: int, draft: ResellerDraft, login: str, actor: Actor) -> tuple[Reseller, str]:
+        """A sub-reseller under this reseller (never elsewhere, whatever the form said), with its login and the
+        login's one-time invite token. Its credit is the merchant's to give: it starts at none."""
         own = ResellerDraft(draft.name, draft.contact, "0", reseller_id, markup=draft.markup)
         if not login.strip():
             raise ValidationFailed({"username": "required"})
-        return await self.resellers.create_with_login(own, login, actor)
+        child, token = await self.resellers.create_with_login(own, login, actor)
+        assert token is not None  # a login was asked for
+        return child, token
 
     async def sub_reseller(self, reseller_id: int, child_id: int) -> Reseller:
         async with self.uow(read_only=True) as uow:
@@ -96,7 +96,7 @@ class Portal:
         async with self.uow() as uow:
             child = await _child(uow, reseller_id, child_id)
             changed = child.with_terms(status, str(child.credit_limit.amount), None, markup)
-            await uow.resellers.save(changed)
+            await save_terms(uow, changed)
             details = {"reseller": child_id, "status": changed.status.value, "markup_bp": changed.markup_bp}
             await uow.audit.record(AuditEntry(self.clock.now(), actor, "reseller.terms", changed.name, details))
             await uow.commit()
@@ -107,13 +107,14 @@ class Portal:
             child = await _child(uow, reseller_id, child_id)
             chain = await chain_of(uow, child)
             found = await uow.products.search(ProductQuery(on_sale=True), page)
-            offered = await offers(uow, chain, found.items)
-            set_prices = await uow.prices.reseller_prices(child_id)
-        items = [ChildPrice(o.product, o.quotes[-2], set_prices.get(pid), o.quotes[-1]) for pid, o in offered.items()]
+            items = await _child_prices(uow, chain, found.items)
         return Page(items, found.total, found.request)
 
-    async def set_sub_price(self, reseller_id: int, child_id: int, product_id: int, price: str, actor: Actor) -> None:
-        """The price a sub-reseller pays for a product: at or above the parent's own cost (empty: the markup)."""
+    async def set_sub_price(
+        self, reseller_id: int, child_id: int, product_id: int, price: str, actor: Actor
+    ) -> ChildPrice:
+        """The price a sub-reseller pays for a product: at or above the parent's own cost (empty: the markup).
+        Returns the product's row as it now stands."""
         async with self.uow() as uow:
             child = await _child(uow, reseller_id, child_id)
             chain = await chain_of(uow, child)
@@ -130,7 +131,16 @@ class Portal:
             await uow.prices.set_reseller_price(child_id, product_id, amount)
             details = {"reseller": child_id, "product": product_id, "price": amount.minor if amount else None}
             await uow.audit.record(AuditEntry(self.clock.now(), actor, "price.sub_reseller", child.name, details))
+            (row,) = await _child_prices(uow, chain, [offered[product_id].product])
             await uow.commit()
+        return row
+
+
+async def _child_prices(uow: UnitOfWork, chain: list[Reseller], products: list[Product]) -> list[ChildPrice]:
+    """Each product of `products` the sub-reseller (the chain's last) may sell, as its parent prices it."""
+    offered = await offers(uow, chain, products)
+    set_prices = await uow.prices.reseller_prices(chain[-1].id or 0)
+    return [ChildPrice(o.product, o.quotes[-2], set_prices.get(pid), o.quotes[-1]) for pid, o in offered.items()]
 
 
 async def _child(uow: UnitOfWork, reseller_id: int, child_id: int) -> Reseller:

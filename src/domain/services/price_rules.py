@@ -24,7 +24,8 @@ MAX_BREAKS = 10
 class Preview:
     """What a kind of buyer pays for a quantity under the current rules."""
 
-    who: str  # "retail", a tier's name, or a reseller's name
+    kind: str  # retail | tier | reseller: a tier may well be named "retail"
+    who: str  # empty for retail, else the tier's or the reseller's name
     quantity: int
     quote: Quote
 
@@ -115,7 +116,7 @@ class PriceRules:
                 raise ValidationFailed({"min_quantity": "duplicate_quantity"})
             breaks[quantity] = parse_percent(discount, "discount", most=WHOLE)
         if len(breaks) > MAX_BREAKS:
-            raise ValidationFailed({"min_quantity": "too_many"})
+            raise ValidationFailed({"min_quantity": "too_many_breaks"})
         async with self.uow() as uow:
             product = await _product(uow, product_id)
             await uow.prices.set_breaks(product_id, [QuantityBreak(q, d) for q, d in sorted(breaks.items())])
@@ -161,12 +162,14 @@ class PriceRules:
 def _previews(prices: PriceList, tiers: list[Tier], resellers: list[Reseller]) -> list[Preview]:
     """Retail, every tier and every reseller with a price of its own, at one unit and at each break."""
     quantities = [1, *(b.min_quantity for b in prices.breaks)]
-    found = [Preview("retail", 1, quote(prices, 1))]
+    found = [Preview("retail", "", 1, quote(prices, 1))]
     for tier in tiers:
-        found += [Preview(tier.name, q, quote(prices, q, tier=tier.name)) for q in quantities]
+        found += [Preview("tier", tier.name, q, quote(prices, q, tier=tier.name)) for q in quantities]
     for reseller in resellers:
         if reseller.id in prices.overrides:
-            found += [Preview(reseller.name, q, quote(prices, q, reseller_id=reseller.id)) for q in quantities]
+            found += [
+                Preview("reseller", reseller.name, q, quote(prices, q, reseller_id=reseller.id)) for q in quantities
+            ]
     return found
 
 

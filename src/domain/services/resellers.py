@@ -16,7 +16,7 @@ from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.pricing import Tier
 from domain.resellers import Reseller, ResellerDraft
 from domain.services.offers import Offer, chain_of, offers
-from domain.staff import Role, StaffMember
+from domain.staff import Role, StaffMember, StaffStatus
 
 NOTE_MAX = 200
 
@@ -59,6 +59,23 @@ class Resellers:
             await uow.commit()
         return member, token
 
+    async def reinvite_login(self, reseller_id: int, login_id: int, actor: Actor) -> tuple[StaffMember, str]:
+        """A fresh invite link for one of the reseller's logins that has not set its password (the old link
+        stops working)."""
+        async with self.uow() as uow:
+            reseller = await find_reseller(uow, reseller_id)
+            member = next((m for m in await uow.staff.of_reseller(reseller_id) if m.id == login_id), None)
+            if member is None:
+                raise NotFound(f"no login #{login_id} for reseller #{reseller_id}")
+            member, token = member.invited(self.clock.now())
+            await uow.staff.save(member)
+            details = {"reseller": reseller_id, "login": member.username}
+            await uow.audit.record(
+                AuditEntry(self.clock.now(), actor, "reseller.reinvite_login", reseller.name, details)
+            )
+            await uow.commit()
+        return member, token
+
     async def logins(self, reseller_id: int) -> list[StaffMember]:
         async with self.uow(read_only=True) as uow:
             return await uow.staff.of_reseller(reseller_id)
@@ -72,7 +89,7 @@ class Resellers:
                 raise ValidationFailed({"tier_id": "invalid_choice"})
             before = await find_reseller(uow, reseller_id)
             reseller = before.with_terms(status, credit_limit, tier_id, markup)
-            await uow.resellers.save(reseller)
+            await save_terms(uow, reseller)
             details = {
                 "reseller": reseller_id,
                 "status": reseller.status.value,
@@ -189,6 +206,17 @@ async def charge_wallet(
             reference=reference,
         )
     )
+
+
+async def save_terms(uow: UnitOfWork, reseller: Reseller) -> None:
+    """Store the reseller's terms; its logins follow its status (disabled with it — their sessions end — and
+    enabled again with it)."""
+    await uow.resellers.save(reseller)
+    for member in await uow.staff.of_reseller(reseller.id or 0):
+        if not reseller.is_active and member.status is not StaffStatus.DISABLED:
+            await uow.staff.save(member.disabled(active_owners=0))
+        elif reseller.is_active and member.status is StaffStatus.DISABLED:
+            await uow.staff.save(member.enabled())
 
 
 def _login(username: str, reseller: Reseller, now: datetime) -> StaffMember:

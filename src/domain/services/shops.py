@@ -13,7 +13,7 @@ from domain.audit import Actor, AuditEntry
 from domain.catalog import Product, ProductQuery, normalize_sku
 from domain.errors import NotFound, ValidationFailed
 from domain.money import InvalidAmount, Money
-from domain.orders import Order, OrderRequest, SellerTerms
+from domain.orders import Order, OrderRequest, SellerTerms, quantity_to_price
 from domain.paging import PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.resellers import Reseller
@@ -73,6 +73,14 @@ class Shops:
             await self._audit(uow, actor, "shop.logo", shop, {"bytes": len(data) if data else 0})
             await uow.commit()
 
+    async def own_logo(self, reseller_id: int) -> tuple[str, bytes]:
+        """The reseller's logo as its portal previews it, open shop or not: (media type, bytes)."""
+        async with self.uow(read_only=True) as uow:
+            logo = await uow.resellers.logo(reseller_id)
+        if logo is None:
+            raise NotFound(f"reseller #{reseller_id} has no logo")
+        return logo
+
     async def choices(self, reseller_id: int) -> list[ShopChoice]:
         """Every product on sale the reseller may sell, chosen ones first, with cost and buyers' price."""
         async with self.uow(read_only=True) as uow:
@@ -101,7 +109,7 @@ class Shops:
             for product_id, text in prices.items():
                 if product_id not in offered:
                     raise ValidationFailed({"products": "invalid_choice"})
-                own = _price(text) if text.strip() else None
+                own = _price(text, f"price_{product_id}") if text.strip() else None
                 if own is not None and own < offered[product_id].cost.unit:
                     raise ValidationFailed({f"price_{product_id}": "below_own_cost"})
                 chosen[product_id] = own
@@ -126,6 +134,12 @@ class Shops:
         ]
         return shop, items
 
+    async def open_shop(self, slug: str) -> Shop:
+        """The open shop at this address, for its look on pages that show no products; else ShopClosed."""
+        async with self.uow(read_only=True) as uow:
+            shop, _ = await _open(uow, slug)
+        return shop
+
     async def item(self, slug: str, sku: str) -> tuple[Shop, ShopItem, Product]:
         shop, items = await self.storefront(slug)
         wanted = normalize_sku(sku)
@@ -139,17 +153,14 @@ class Shops:
 
     async def place(self, slug: str, request: OrderRequest) -> Order:
         """An order at the shop's price, carrying its chain; the quantity's breaks shape every level's cost."""
-        try:
-            quantity = max(1, int(request.quantity.strip()))
-        except ValueError:
-            quantity = 1  # the order itself refuses the quantity, with the form's error
+        quantity = quantity_to_price(request.quantity, self.ordering.policy)
         async with self.uow(read_only=True) as uow:
             shop, chain = await _open(uow, slug)
             chosen = await uow.resellers.shop_products(shop.reseller_id)
             product = await uow.products.by_sku(normalize_sku(request.sku))
             if product is None or product.id not in chosen:
                 raise NotFound(f"{slug} does not sell {request.sku}")
-            offer = (await offers(uow, chain, [product], min(quantity, 10_000))).get(product.id)
+            offer = (await offers(uow, chain, [product], quantity)).get(product.id)
         if offer is None:
             raise NotFound(f"{slug} does not sell {request.sku}")
         price = shop.price(offer.cost.unit, chosen[product.id])
@@ -175,11 +186,19 @@ class Shops:
         return order, key
 
     async def of_order(self, order: Order) -> Shop | None:
-        """The shop an order was placed in, for its page's look and its way back; None for the merchant's."""
+        """The shop an order was placed in, for its page's look and its way back, while it is open; else None
+        (the merchant's own look)."""
         if order.seller_id is None:
             return None
         async with self.uow(read_only=True) as uow:
-            return await uow.resellers.shop(order.seller_id)
+            shop = await uow.resellers.shop(order.seller_id)
+            if shop is None or shop.slug is None:
+                return None
+            try:
+                opened, _ = await _open(uow, shop.slug)
+            except ShopClosed:
+                return None
+        return opened
 
     async def _audit(self, uow: UnitOfWork, actor: Actor, action: str, shop: Shop, details: dict[str, object]) -> None:
         details = {"reseller": shop.reseller_id} | details
@@ -227,11 +246,12 @@ async def _shop_of(uow: UnitOfWork, reseller_id: int) -> Shop:
     return shop
 
 
-def _price(text: str) -> Money:
+def _price(text: str, field: str) -> Money:
+    """The product's own price; `field` names its row in errors."""
     try:
         price = Money.parse(text.strip())
     except InvalidAmount:
-        raise ValidationFailed({"price": "invalid_amount"}) from None
+        raise ValidationFailed({field: "invalid_amount"}) from None
     if not price.minor:
-        raise ValidationFailed({"price": "must_be_positive"})
+        raise ValidationFailed({field: "must_be_positive"})
     return price

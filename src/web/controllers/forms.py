@@ -136,3 +136,99 @@ class ResellerForm:
 class TopUpForm:
     amount: str = ""
     note: str = ""
+
+
+@dataclass
+class NewResellerForm(ResellerForm):
+    tier_id: str = ""
+    username: str = ""  # optional: the reseller's first login, set up through a one-time invite link
+
+
+@dataclass
+class TermsForm:
+    status: str = ""
+    credit_limit: str = "0"
+    tier_id: str = ""  # the merchant's own resellers
+    markup: str = "0"  # sub-resellers
+
+
+@dataclass
+class TierForm:
+    name: str = ""
+
+
+@dataclass
+class FloorForm:
+    floor: str = ""
+
+
+@dataclass
+class TierPriceForm:
+    price: str = ""
+    discount: str = ""
+
+
+Many = list[str] | str  # a field sent once arrives as a string; sent more than once, as a list
+
+
+def many(value: Many) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+@dataclass
+class BreaksForm:
+    min_quantity: Many = ""  # one per table row, blank rows included
+    discount: Many = ""
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(from quantity, discount) per row; a row missing one of them (a hand-made post) has it blank."""
+        mins, discounts = many(self.min_quantity), many(self.discount)
+        rows = max(len(mins), len(discounts))
+        return list(zip(mins + [""] * (rows - len(mins)), discounts + [""] * (rows - len(discounts)), strict=True))
+
+
+@dataclass
+class ResellerPriceForm:
+    reseller_id: str = ""
+    price: str = ""  # empty: back to the reseller's tier
+
+
+@dataclass
+class AudienceForm:
+    tier_ids: Many = ""  # checkboxes; none ticked: every reseller may sell the product
+    reseller_ids: Many = ""
+
+
+@dataclass
+class SubResellerForm:
+    """A reseller invites a sub-reseller from its portal: credit and tier are the merchant's to give."""
+
+    name: str = ""
+    contact: str = ""
+    markup: str = "0"
+    username: str = ""
+
+
+@dataclass
+class SubTermsForm:
+    status: str = ""
+    markup: str = "0"
+
+
+@dataclass
+class SubPriceForm:
+    price: str = ""  # empty: the sub-reseller's markup over its parent's cost
+
+
+@dataclass
+class ShopSettingsForm:
+    enabled: str = ""  # a checkbox: present ("on") or absent
+    slug: str = ""
+    notice: str = ""
+    theme: str = ""
+    markup: str = ""
+
+
+@dataclass
+class LogoForm:
+    logo: UploadFile | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,6 @@ from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from domain.errors import ValidationFailed
 from domain.orders import Channel, OrderQuery, OrderStatus
 from domain.paging import PageRequest
 from domain.services.delivery import Delivery
@@ -21,6 +19,7 @@ from domain.staff import Permission
 from web.auth import actor, requires
 from web.controllers.forms import Form, FulfilForm, ReasonForm
 from web.controllers.params import PageNumber, RowId
+from web.days import day_after, day_start
 
 PAGE_SIZE = 25
 
@@ -49,8 +48,8 @@ class OrderController(Controller):
         query = OrderQuery(
             status=OrderStatus(status) if status in OrderStatus._value2member_map_ else None,
             sku=sku,
-            placed_from=_day_start(placed_from, display_zone, "placed_from"),
-            placed_before=_day_after(placed_to, display_zone, "placed_to"),
+            placed_from=day_start(placed_from, display_zone, "placed_from"),
+            placed_before=day_after(placed_to, display_zone, "placed_to"),
             contact=contact,
             number=number,
             channel=Channel(channel) if channel in Channel._value2member_map_ else None,
@@ -132,18 +131,3 @@ class OrderController(Controller):
     async def _file(order_id: int, order_desk: OrderDesk) -> Template:
         """After an action: the order's file again, swapped in place of the old one."""
         return Template("orders/_file.html", context={"file": await order_desk.file(order_id)})
-
-
-def _day_start(day: str, zone: ZoneInfo, field: str) -> datetime | None:
-    """Dates in the filter are days in the shop's time zone."""
-    if not day.strip():
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(day.strip()), time.min, zone)
-    except ValueError:
-        raise ValidationFailed({field: "invalid_date"}) from None
-
-
-def _day_after(day: str, zone: ZoneInfo, field: str) -> datetime | None:
-    start = _day_start(day, zone, field)
-    return start + timedelta(days=1) if start else None

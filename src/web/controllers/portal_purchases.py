@@ -15,17 +15,16 @@ from domain.ledger import Wallet
 from domain.services.balance_payments import BalancePayments
 from domain.services.ordering import Ordering
 from domain.services.portal import Portal
-from domain.staff import Permission
-from web.auth import actor, requires
+from web.auth import actor
 from web.controllers.auth import go
 from web.controllers.forms import CheckoutForm, Form
-from web.controllers.portal import reseller_of
+from web.controllers.portal import PORTAL_GUARDS, reseller_of
 
 
 class PortalPurchaseController(Controller):
     path = "/portal/buy"
     include_in_schema = False
-    guards = [requires(Permission.USE_PORTAL)]  # noqa: RUF012 — Litestar reads this class attribute
+    guards = PORTAL_GUARDS
 
     @get("/")
     async def buy_page(

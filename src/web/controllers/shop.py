@@ -12,14 +12,14 @@ from litestar.response import Template
 
 from domain.catalog import ProductQuery
 from domain.errors import NotFound
-from domain.orders import Channel, OrderRequest
 from domain.paging import PageRequest
 from domain.payments import PaymentRejected
 from domain.services.catalog import Catalog
 from domain.services.ordering import Ordering
+from domain.services.shops import Shops
 from domain.services.stock import POOLED_KINDS, Stock
-from web.auth import base_url, client_ip
-from web.buyers import device_of, with_device
+from web.auth import base_url
+from web.buyers import checkout_request, with_device
 from web.controllers.auth import go
 from web.controllers.forms import CheckoutForm, Form, LookupForm
 from web.controllers.params import PageNumber
@@ -71,17 +71,7 @@ class ShopController(Controller):
         ordering: NamedDependency[Ordering],
     ) -> Response[Any]:
         """Place the order (stock reserved), then off to the payment gateway."""
-        order = await ordering.place(
-            OrderRequest(
-                sku=sku,
-                quantity=data.quantity,
-                contact=data.contact,
-                recharge_account=data.recharge_account,
-                channel=Channel.SHOP,
-                ip=client_ip(request),
-                device=device_of(request),
-            )
-        )
+        order = await ordering.place(checkout_request(request, sku, data))
         return go(request, ordering.payment_url(order, base_url(request)))
 
     @get(["/o/{number:str}", "/o/{number:str}/status"])
@@ -90,12 +80,14 @@ class ShopController(Controller):
         request: Request[Any, Any, Any],
         number: FromPath[str],
         ordering: NamedDependency[Ordering],
+        shops: NamedDependency[Shops],
         k: FromQuery[str] = "",
     ) -> Template:
         """The order page, reached from the gateway or a lookup; its /status fragment polls until the order settles.
 
         Gateways send the buyer back with the payment's signed result: taken as a notice (idempotent), so the
-        page never offers to pay again while the gateway's own notify is still on its way.
+        page never offers to pay again while the gateway's own notify is still on its way. An order sold in a
+        reseller's shop wears that shop's look and leads back to it.
         """
         returned = {name: value for name, value in request.query_params.items() if name != "k"}
         if "sign" in returned:
@@ -110,6 +102,8 @@ class ShopController(Controller):
             "payment_url": ordering.payment_url(page.order, base),
         }
         fragment = request.url.path.endswith("/status")
+        if not fragment:
+            context["shop"] = await shops.of_order(page.order)
         return Template("shop/_order_status.html" if fragment else "shop/order.html", context=context)
 
 
