@@ -35,6 +35,7 @@ from adapters.db.uow import SqlUnitOfWorkFactory
 from adapters.keys import MissingSecrets, Secrets, load_secrets
 from adapters.logging import configure_logging
 from adapters.notify.mail import DebugMailer, SmtpMailer
+from adapters.notify.webhooks import DnsResolver, HttpWebhookSender
 from adapters.payments.epay import EPayGateway
 from adapters.queue import runtime
 from adapters.queue.jobs import DramatiqJobs, RunByCaller
@@ -45,8 +46,11 @@ from adapters.vault import AesGcmVault
 from domain.operations import HEARTBEAT_EVERY
 from domain.orders import OrderPolicy
 from domain.ports import Counters, Mailer
+from domain.services.api_keys import ApiKeys
+from domain.services.api_orders import ApiOrders
 from domain.services.auth import SignIn
 from domain.services.balance_payments import BalancePayments
+from domain.services.callbacks import Callbacks
 from domain.services.catalog import Catalog
 from domain.services.codes import Codes
 from domain.services.delivery import Delivery
@@ -93,6 +97,10 @@ class Container:
     price_rules: PriceRules
     shops: Shops
     portal: Portal
+    api_keys: ApiKeys
+    api_orders: ApiOrders
+    callbacks: Callbacks
+    webhook_sender: HttpWebhookSender
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -133,6 +141,7 @@ class Container:
             return
         self._closed = True
         await self.engine.dispose()
+        await self.webhook_sender.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -173,6 +182,12 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     gateway = EPayGateway(settings.epay_url, settings.epay_merchant_id, keys.epay_key)
     ordering = Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy)
     resellers = Resellers(uow, clock, settings.reseller_max_depth)
+    delivery = Delivery(uow, vault, jobs, clock)
+    balance_payments = BalancePayments(uow, jobs, clock, policy)
+    webhook_sender = HttpWebhookSender()
+    callbacks = Callbacks(
+        uow, vault, webhook_sender, DnsResolver(), jobs, clock, allow_private=settings.allow_private_callbacks
+    )
     return Container(
         settings=settings,
         secrets=keys,
@@ -188,15 +203,19 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         codes=Codes(uow, vault, clock),
         key_rotation=KeyRotation(uow, vault, jobs, clock),
         ordering=ordering,
-        delivery=Delivery(uow, vault, jobs, clock),
+        delivery=delivery,
         order_desk=OrderDesk(uow, jobs, clock),
         redemption=Redemption(uow, vault, clock),
         notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
         resellers=resellers,
-        balance_payments=BalancePayments(uow, jobs, clock, policy),
+        balance_payments=balance_payments,
         price_rules=PriceRules(uow, clock),
         shops=Shops(uow, ordering, clock),
         portal=Portal(uow, resellers, clock),
+        api_keys=ApiKeys(uow, vault, counters, clock, settings.api_rate_per_minute),
+        api_orders=ApiOrders(uow, balance_payments, delivery, callbacks, vault, clock, policy),
+        callbacks=callbacks,
+        webhook_sender=webhook_sender,
     )
 
 

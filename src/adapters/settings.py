@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     lookup_rate_per_minute: int = Field(default=10, description="order lookups per minute per address")
 
     reseller_max_depth: int = Field(default=3, description="levels of resellers below the merchant")
+    api_rate_per_minute: int = Field(default=600, description="Open API requests per minute per key")
+    allow_private_callbacks: bool = Field(
+        default=False, description="let API callback URLs resolve to loopback or private addresses (closed networks)"
+    )
 
     public_url: str | None = Field(
         default=None, description="where people reach the shop, e.g. https://shop.example.com; used in links"

@@ -13,11 +13,12 @@ class ActorKind(StrEnum):
     CLI = "cli"
     SYSTEM = "system"
     ANONYMOUS = "anonymous"
+    API = "api"
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The one responsible for an action: a signed-in staff member, an operator at the CLI, or the system."""
+    """The one responsible for an action: a signed-in member, an operator at the CLI, an API key, or the system."""
 
     kind: ActorKind
     name: str
@@ -36,6 +37,11 @@ class Actor:
     def system(cls) -> Actor:
         """Work the platform does by itself, e.g. a queue worker finishing an import."""
         return cls(ActorKind.SYSTEM, "system")
+
+    @classmethod
+    def api(cls, key_id: str, ip: str | None) -> Actor:
+        """A reseller's system calling the Open API with one of its keys."""
+        return cls(ActorKind.API, key_id, None, ip)
 
     @classmethod
     def anonymous(cls, ip: str | None) -> Actor:

@@ -51,6 +51,8 @@ UNPAID = frozenset({S.PLACED, S.AWAITING_PAYMENT})
 FINAL = frozenset({S.DELIVERED, S.REFUNDED, S.CANCELLED, S.EXPIRED})
 # Statuses in which the buyer's money is with the merchant and not (yet) fully turned into goods.
 OWED = frozenset({S.PAID, S.DELIVERING, S.PARTIALLY_DELIVERED, S.FAILED})
+# Outcomes an API caller is called back about (its callback_url), each time the order reaches one.
+CALLBACK_STATUSES = frozenset({S.DELIVERED, S.PARTIALLY_DELIVERED, S.FAILED, S.REFUNDED})
 
 
 NOTIFICATION_STATES = ("pending", "sent", "failed", "not_applicable")
@@ -83,6 +85,12 @@ class TooManyUnpaid(DomainError):
 
 class NothingOwedBack(DomainError):
     code = "nothing_owed_back"
+
+
+class OutTradeNoTaken(DomainError):
+    """The seller already has an order with this out_trade_no (raised by the repository's unique key)."""
+
+    code = "duplicate_out_trade_no"
 
 
 class NotForSale(DomainError):
@@ -158,6 +166,17 @@ class SellerTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiPlacement:
+    """An order placed through the Open API: the key, the caller's own id for it and the request's fingerprint
+    (a repeated id is the same order only with the same fingerprint), and where to call back."""
+
+    api_key_id: int
+    out_trade_no: str
+    request_hash: str
+    callback_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class OrderEvent:
     """One line of an order's timeline. `details` never holds a code or a token."""
 
@@ -196,10 +215,13 @@ class Order:
     # merchant's own reseller down to the seller), fixed at placement for the sale's split.
     seller_id: int | None = None
     chain: tuple[tuple[int, Money], ...] = ()
+    api: ApiPlacement | None = None
     updated_at: datetime | None = None
     id: int | None = None
     # Events raised since the order was loaded; the repository appends them to the timeline.
     new_events: list[OrderEvent] = field(default_factory=list, repr=False)
+    # Outcomes reached since then that the API caller is to be called back about (stored with the order).
+    new_callbacks: list[OrderStatus] = field(default_factory=list, repr=False)
 
     @classmethod
     def place(
@@ -210,6 +232,7 @@ class Order:
         now: datetime,
         *,
         seller: SellerTerms | None = None,
+        api: ApiPlacement | None = None,
     ) -> Order:
         """A valid new order for `product`, at retail or at a reseller shop's price; raises ValidationFailed or
         NotForSale."""
@@ -256,6 +279,8 @@ class Order:
             device=request.device,
             seller_id=seller.seller_id if seller else None,
             chain=seller.chain if seller else (),
+            api=api,
+            notification="pending" if api is None else "not_applicable",  # API callers fetch or are called back
             updated_at=now,
         )
         details = {"quantity": quantity, "total": order.total.minor} | ({"seller": seller.seller_id} if seller else {})
@@ -265,6 +290,11 @@ class Order:
     @property
     def total(self) -> Money:
         return self.unit_price * self.quantity
+
+    @property
+    def calls_back(self) -> bool:
+        """Placed through the API with a callback URL: its outcomes are posted there."""
+        return self.api is not None and bool(self.api.callback_url)
 
     def chain_costs(self, units: int) -> list[tuple[int, Money]]:
         """What each reseller of the chain paid for `units` delivered units: the split's input."""
@@ -298,6 +328,8 @@ class Order:
         self.record(now, "status", actor, {"from": self.status.value, "to": target.value, "reason": reason})
         self.status = target
         self.updated_at = now
+        if self.calls_back and target in CALLBACK_STATUSES:
+            self.new_callbacks.append(target)
 
     def record(self, now: datetime, kind: str, actor: str = "system", details: dict[str, Any] | None = None) -> None:
         self.new_events.append(OrderEvent(now, kind, actor, details or {}))
@@ -350,7 +382,7 @@ class Order:
     def units_delivered(self, count: int, now: datetime, actor: str = "system") -> None:
         """`count` more units went out; the order ends delivered, partially delivered or failed."""
         self.delivered_units += count
-        if count:
+        if count and self.api is None:
             self.notification = "pending"  # the buyer is told about every delivery
         if self.delivered_units >= self.quantity:
             self.attention = None

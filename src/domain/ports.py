@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.api import ApiKey
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery
 from domain.codepool import Batch, CodeAction, Sealed, StockCounts, StoredCode
@@ -23,6 +24,7 @@ from domain.redemption import DeliveredUnit
 from domain.resellers import Reseller
 from domain.shops import Shop
 from domain.staff import StaffMember
+from domain.webhooks import WebhookAttempt, WebhookMessage
 
 
 class Clock(Protocol):
@@ -277,6 +279,10 @@ class OrderRepository(Protocol):
         """Orders with delivered units whose mail is still pending (unchanged since `updated_before`)."""
         ...
 
+    async def by_out_trade_no(self, seller_id: int, out_trade_no: str) -> Order | None:
+        """The seller's order placed through the API with this id of the caller's."""
+        ...
+
     async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
         """Keep a gateway payment; False when this very payment (gateway, trade no) was recorded before."""
         ...
@@ -338,6 +344,45 @@ class ResellerRepository(Protocol):
         ...
 
     async def set_shop_products(self, reseller_id: int, chosen: dict[int, Money | None]) -> None: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> ApiKey: ...
+
+    async def by_key_id(self, key_id: str) -> ApiKey | None: ...
+
+    async def get(self, api_key_id: int) -> ApiKey | None: ...
+
+    async def of_reseller(self, reseller_id: int) -> list[ApiKey]:
+        """The reseller's keys, newest first, revoked ones included."""
+        ...
+
+    async def save(self, key: ApiKey) -> None:
+        """Its revocation and last use."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    async def get(self, message_id: int) -> WebhookMessage | None: ...
+
+    async def pending_of_order(self, order_id: int) -> list[WebhookMessage]: ...
+
+    async def save(self, message: WebhookMessage) -> None:
+        """Its status, attempt count and times."""
+        ...
+
+    async def add_attempt(self, attempt: WebhookAttempt) -> None: ...
+
+    async def attempts(self, message_id: int) -> list[WebhookAttempt]: ...
+
+    async def of_reseller(self, reseller_id: int, page: PageRequest) -> Page[WebhookMessage]:
+        """Messages to the reseller's callback URLs (through any of its keys), newest first."""
+        ...
+
+    async def stalled(self, new_before: datetime, retried_before: datetime, limit: int) -> list[int]:
+        """Orders with a pending message whose queue message was lost: never tried and written before
+        `new_before`, or last tried before `retried_before`."""
+        ...
 
 
 class PriceRepository(Protocol):
@@ -460,6 +505,27 @@ class FileRow:
     problems: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """How a callback went: the status code (None when no HTTP answer came), what went wrong, how long it took."""
+
+    status_code: int | None
+    error: str
+    duration_ms: int
+
+
+class WebhookSender(Protocol):
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> HttpAnswer:
+        """POST once, no redirects followed, within a short timeout; never raises for the far end's failures."""
+        ...
+
+
+class AddressResolver(Protocol):
+    async def resolve(self, host: str) -> list[str]:
+        """The host's IP addresses (an address resolves to itself); empty when it does not resolve."""
+        ...
+
+
 class BackgroundJobs(Protocol):
     """Work handed to the queue workers. The database holds the job; the message is only a nudge."""
 
@@ -470,6 +536,10 @@ class BackgroundJobs(Protocol):
     async def deliver_order(self, order_id: int) -> None: ...
 
     async def notify_buyer(self, order_id: int) -> None: ...
+
+    async def call_back(self, order_id: int) -> None:
+        """Send the order's pending webhook messages (retried with backoff until accepted)."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -497,6 +567,8 @@ class UnitOfWork(Protocol):
     deliveries: DeliveryRepository
     resellers: ResellerRepository
     prices: PriceRepository
+    api_keys: ApiKeyRepository
+    webhooks: WebhookRepository
     ledger: LedgerRepository
     audit: AuditLog
     worker_beats: WorkerBeats

@@ -240,8 +240,14 @@ async def _sweep_every_minute(container: Container) -> None:
 
 async def _sweep_orders(container: Container, every_seconds: float) -> None:
     """Unpaid orders past their window expire (stock released); paid orders whose delivery message or
-    worker was lost are queued again, and so are mails. Runs at start-up too: a restart strands nothing."""
-    sweeps = (container.ordering.expire_due, container.delivery.sweep, container.notifications.sweep)
+    worker was lost are queued again, and so are mails and API callbacks. Runs at start-up too: a restart
+    strands nothing."""
+    sweeps = (
+        container.ordering.expire_due,
+        container.delivery.sweep,
+        container.notifications.sweep,
+        container.callbacks.sweep,
+    )
     while True:
         for sweep in sweeps:
             try:

@@ -8,15 +8,29 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.engine import insert_for
-from adapters.db.tables import order_events, order_payments, orders, products
+from adapters.db.tables import order_events, order_payments, orders, products, webhook_messages
 from domain.catalog import DeliveryKind
 from domain.money import Money
-from domain.orders import UNPAID, Attention, Channel, Contact, ContactKind, Order, OrderEvent, OrderQuery, OrderStatus
+from domain.orders import (
+    UNPAID,
+    ApiPlacement,
+    Attention,
+    Channel,
+    Contact,
+    ContactKind,
+    Order,
+    OrderEvent,
+    OrderQuery,
+    OrderStatus,
+    OutTradeNoTaken,
+)
 from domain.paging import Page, PageRequest
 from domain.payments import PaymentNotice
+from domain.webhooks import WebhookMessage
 
 ADVISORY_BUYER = 0x4B52  # advisory lock namespace: placements by one contact, address or device, one at a time
 HOLDING_COLUMNS = {"contact": orders.c.contact, "ip": orders.c.buyer_ip, "device": orders.c.device}
@@ -29,10 +43,18 @@ class SqlOrders:
         self._lock = lock
 
     async def add(self, order: Order) -> Order:
-        new_id = (await self._db.execute(insert(orders).values(_values(order)).returning(orders.c.id))).scalar_one()
-        await self.add_events(new_id, order.new_events)
-        order.new_events.clear()
+        """Raises OutTradeNoTaken when the seller already has an order with the same out_trade_no (the
+        transaction stays usable: the insert ran in a savepoint)."""
+        try:
+            async with self._db.begin_nested():
+                insert_order = insert(orders).values(_values(order)).returning(orders.c.id)
+                new_id = (await self._db.execute(insert_order)).scalar_one()
+        except IntegrityError as taken:
+            if order.api is None:
+                raise
+            raise OutTradeNoTaken(order.api.out_trade_no) from taken
         order.id = new_id
+        await self._append(order)
         return order
 
     async def get(self, order_id: int) -> Order | None:
@@ -43,8 +65,20 @@ class SqlOrders:
 
     async def save(self, order: Order) -> None:
         await self._db.execute(update(orders).where(orders.c.id == order.id).values(_values(order)))
+        await self._append(order)
+
+    async def by_out_trade_no(self, seller_id: int, out_trade_no: str) -> Order | None:
+        return await self._one((orders.c.seller_id == seller_id) & (orders.c.out_trade_no == out_trade_no))
+
+    async def _append(self, order: Order) -> None:
+        """What the order raised since it was loaded: timeline events, and callbacks owed to its API caller."""
         await self.add_events(order.id or 0, order.new_events)
         order.new_events.clear()
+        if order.new_callbacks:
+            now = order.updated_at or order.created_at
+            messages = [WebhookMessage.for_order(order, status, now) for status in order.new_callbacks]
+            await self._db.execute(insert(webhook_messages), [_message_values(m) for m in messages])
+            order.new_callbacks.clear()
 
     async def lock_buyer(self, keys: dict[str, str]) -> None:
         if self._db.dialect.name != "postgresql":
@@ -181,6 +215,10 @@ def _values(order: Order) -> dict[str, Any]:
         "notification": order.notification,
         "seller_id": order.seller_id,
         "chain": [[reseller_id, cost.minor] for reseller_id, cost in order.chain] or None,
+        "api_key_id": order.api.api_key_id if order.api else None,
+        "out_trade_no": order.api.out_trade_no if order.api else None,
+        "request_hash": order.api.request_hash if order.api else None,
+        "callback_url": order.api.callback_url if order.api else None,
         "updated_at": order.updated_at or order.created_at,
     }
 
@@ -211,5 +249,24 @@ def _order(row: RowMapping) -> Order:
         notification=row["notification"],
         seller_id=row["seller_id"],
         chain=tuple((reseller_id, Money(cost, row["currency"])) for reseller_id, cost in row["chain"] or ()),
+        api=(
+            ApiPlacement(row["api_key_id"], row["out_trade_no"], row["request_hash"], row["callback_url"] or "")
+            if row["api_key_id"] is not None
+            else None
+        ),
         updated_at=row["updated_at"],
     )
+
+
+def _message_values(message: WebhookMessage) -> dict[str, Any]:
+    return {
+        "msg_id": message.msg_id,
+        "order_id": message.order_id,
+        "api_key_id": message.api_key_id,
+        "event": message.event,
+        "url": message.url,
+        "payload": message.payload,
+        "status": message.status.value,
+        "attempts": message.attempts,
+        "created_at": message.created_at,
+    }

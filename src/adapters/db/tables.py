@@ -229,6 +229,12 @@ orders = Table(
     # reseller down to it, fixed when the order was placed — what the sale's split is posted from.
     Column("seller_id", Integer, ForeignKey("resellers.id")),
     Column("chain", Json),
+    # Placed through the Open API: the caller's own id for it (one order per reseller and id), the request's
+    # fingerprint (the same id with another body is a conflict), the key, and where to call back.
+    Column("out_trade_no", String(64)),
+    Column("request_hash", String(64)),
+    Column("api_key_id", Integer, ForeignKey("api_keys.id")),
+    Column("callback_url", String(512)),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
     Index(None, "status", "expires_at"),
@@ -240,6 +246,7 @@ orders = Table(
     Index(None, "attention"),
     Index(None, "notification", "updated_at"),
     Index(None, "seller_id", "created_at"),
+    UniqueConstraint("seller_id", "out_trade_no"),
 )
 
 # The timeline: every status change with its reason, every notice, attempt, mail and reveal.
@@ -403,4 +410,55 @@ account_balances = Table(
     Column("account", String(64), primary_key=True),
     Column("balance_minor", BigInteger, nullable=False, server_default="0"),
     Column("currency", String(3), nullable=False, server_default="CNY"),
+)
+
+# Resellers' Open API keys: the signing and webhook secrets sealed like codes, shown once when made.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_id", String(20), nullable=False, unique=True),
+    Column("reseller_id", Integer, ForeignKey("resellers.id"), nullable=False, index=True),
+    Column("label", String(64), nullable=False, server_default=""),
+    Column("secret_key_id", String(16), nullable=False),
+    Column("secret_nonce", LargeBinary(12), nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("webhook_key_id", String(16), nullable=False),
+    Column("webhook_nonce", LargeBinary(12), nullable=False),
+    Column("webhook_ciphertext", LargeBinary, nullable=False),
+    Column("allowed_ips", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+)
+
+# Callbacks to API callers (Standard Webhooks): one message per order event, every attempt kept.
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("msg_id", String(40), nullable=False, unique=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), nullable=False, index=True),
+    Column("event", String(32), nullable=False),
+    Column("url", String(512), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Index(None, "status", "last_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("message_id", BigId, ForeignKey("webhook_messages.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(200), nullable=False, server_default=""),
+    Column("duration_ms", Integer, nullable=False),
+    Index(None, "message_id", "id"),
 )

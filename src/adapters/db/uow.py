@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.db.api_keys import SqlApiKeys
 from adapters.db.audit import SqlAuditLog
 from adapters.db.codes import AllocationHints, SqlCodes
 from adapters.db.deliveries import SqlDeliveries
@@ -19,6 +20,7 @@ from adapters.db.prices import SqlPrices
 from adapters.db.products import SqlProducts
 from adapters.db.resellers import SqlResellers
 from adapters.db.staff import SqlStaff
+from adapters.db.webhooks import SqlWebhooks
 
 
 class SqlUnitOfWork:
@@ -30,6 +32,8 @@ class SqlUnitOfWork:
     deliveries: SqlDeliveries
     resellers: SqlResellers
     prices: SqlPrices
+    api_keys: SqlApiKeys
+    webhooks: SqlWebhooks
     ledger: SqlLedger
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
@@ -58,6 +62,8 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveries(self._connection)
         self.resellers = SqlResellers(self._connection)
         self.prices = SqlPrices(self._connection)
+        self.api_keys = SqlApiKeys(self._connection)
+        self.webhooks = SqlWebhooks(self._connection, lock=not self._read_only)
         self.ledger = SqlLedger(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)

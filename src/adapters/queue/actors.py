@@ -72,3 +72,23 @@ async def notify_buyer(order_id: int) -> None:
 @dramatiq.actor(queue_name="mail", max_retries=0)
 async def notify_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     await services().notifications.gave_up(int(message["args"][0]))
+
+
+@dramatiq.actor(
+    queue_name="webhooks",
+    # Backoff doubling from 5 s up to 4 h between tries (2–4 h with jitter): 22 retries span more than a day.
+    max_retries=22,
+    min_backoff=5_000,
+    max_backoff=4 * 3600_000,
+    time_limit=120_000,
+    on_retry_exhausted="call_back_gave_up",
+    throws=(DomainError,),
+)
+async def call_back(order_id: int) -> None:
+    """Post the order's pending webhook messages to its API caller; raises (and is retried) until accepted."""
+    await services().callbacks.send(order_id)
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=0)
+async def call_back_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    await services().callbacks.gave_up(int(message["args"][0]))

@@ -20,6 +20,9 @@ class DramatiqJobs:
     async def notify_buyer(self, order_id: int) -> None:
         await asyncio.to_thread(_actors().notify_buyer.send, order_id)
 
+    async def call_back(self, order_id: int) -> None:
+        await asyncio.to_thread(_actors().call_back.send, order_id)
+
 
 class RunByCaller:
     """For the CLI: nothing is queued; the command runs the work itself, in its own process, right away."""
@@ -35,6 +38,9 @@ class RunByCaller:
 
     async def notify_buyer(self, order_id: int) -> None:
         return None
+
+    async def call_back(self, order_id: int) -> None:
+        return None  # the web process's sweeper sends it
 
 
 def _actors() -> ModuleType:

@@ -16,6 +16,7 @@ from domain.catalog import normalize_sku
 from domain.errors import NotFound
 from domain.orders import (
     UNPAID,
+    ApiPlacement,
     Channel,
     IllegalOrderTransition,
     Order,
@@ -67,10 +68,21 @@ class BalancePayments:
         async with self.uow(read_only=True) as uow:
             return await _offer(uow, await find_reseller(uow, reseller_id), sku, 1)
 
-    async def buy(self, reseller_id: int, sku: str, quantity: str, actor: Actor, recharge_account: str = "") -> Order:
+    async def buy(
+        self,
+        reseller_id: int,
+        sku: str,
+        quantity: str,
+        actor: Actor,
+        recharge_account: str = "",
+        *,
+        channel: Channel = Channel.PORTAL,
+        api: ApiPlacement | None = None,
+    ) -> Order:
         """A reseller buys for itself at its own cost, paid from its wallet: placed, stock reserved, charged and
-        paid in one transaction — not enough balance (InsufficientBalance) or stock (OutOfStock) leaves nothing
-        behind. Its upstream levels earn their margins when the order is delivered."""
+        paid in one transaction — not enough balance (InsufficientBalance) or stock (OutOfStock), or an
+        out_trade_no taken meanwhile (OutTradeNoTaken), leaves nothing behind. Its upstream levels earn their
+        margins when the order is delivered."""
         now = self.clock.now()
         async with self.uow() as uow:
             reseller = await find_reseller(uow, reseller_id)
@@ -79,10 +91,10 @@ class BalancePayments:
             chain = await chain_of(uow, reseller)
             offer = await _offer(uow, reseller, sku, quantity_to_price(quantity, self.policy), chain)
             product = offer.product
-            request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, Channel.PORTAL)
+            request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, channel)
             # The reseller pays its own cost; the levels above it share the margin (it earns nothing from itself).
             terms = SellerTerms(reseller_id, offer.cost.unit, offer.chain(chain)[:-1])
-            order = Order.place(request, product, self.policy, now, seller=terms)
+            order = Order.place(request, product, self.policy, now, seller=terms, api=api)
             if order.pooled:
                 await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
             order.await_payment(now)

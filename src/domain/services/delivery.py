@@ -52,8 +52,7 @@ class Delivery:
                 order.wait_for_fulfilment(now)
             await uow.orders.save(order)
             await uow.commit()
-        if order.delivered_units:
-            await self.jobs.notify_buyer(order_id)
+        await self._announce(order)
 
     async def sweep(self) -> int:
         """Send paid orders that should have been delivered by now to the workers again; returns how many."""
@@ -75,7 +74,7 @@ class Delivery:
             await uow.orders.save(order)
             await uow.audit.record(AuditEntry(now, actor, "order.retry_from_stock", order.number))
             await uow.commit()
-        await self.jobs.notify_buyer(order_id)
+        await self._announce(order)
         return order
 
     async def fulfil(self, order_id: int, lines: Sequence[str], actor: Actor) -> Order:
@@ -98,8 +97,15 @@ class Delivery:
             await uow.orders.save(order)
             await uow.audit.record(AuditEntry(now, actor, "order.fulfil", order.number, {"units": len(units)}))
             await uow.commit()
-        await self.jobs.notify_buyer(order_id)
+        await self._announce(order)
         return order
+
+    async def _announce(self, order: Order) -> None:
+        """After a delivery: the buyer's mail (when one is due), and the API caller's callback (when it gave one)."""
+        if order.delivered_units and order.notification == "pending":
+            await self.jobs.notify_buyer(order.id or 0)
+        if order.calls_back:
+            await self.jobs.call_back(order.id or 0)
 
     async def _from_pool(self, uow: UnitOfWork, order: Order, now: datetime, actor: Actor) -> None:
         if order.status is not OrderStatus.DELIVERING:

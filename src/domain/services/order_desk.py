@@ -74,6 +74,8 @@ class OrderDesk:
                 await _reverse_charges(uow, order, now, actor)
             action = "order.cancel" if status is OrderStatus.CANCELLED else "order.refund"
             await self._keep(uow, order, actor, action, reason)
+        if order.calls_back:
+            await self.jobs.call_back(order_id)
         return order
 
     async def return_extra_payment(self, order_id: int, reason: str, actor: Actor) -> Order:

@@ -62,18 +62,23 @@ class Redemption:
             raise NotFound("no such link")
         if order.status is OrderStatus.REFUNDED:
             return Redeemable(order, product, unit, None, None)
-        expires_at = None
-        if unit.code_id is not None:
-            code = await uow.codes.get(unit.code_id)
-            if code is None:
-                raise NotFound("no such link")
-            batch = await uow.codes.batch(code.batch_id)
-            expires_at = batch.expires_at if batch else None
-            plaintext = self.vault.open(code.sealed, binding=code.binding)
-        else:
-            assert unit.content is not None
-            plaintext = self.vault.open(unit.content, binding=content_binding(order.number, unit.unit))
-        return Redeemable(order, product, unit, CardSecret.from_plaintext(plaintext), expires_at)
+        secret, expires_at = await open_unit(uow, self.vault, order, unit)
+        return Redeemable(order, product, unit, secret, expires_at)
+
+
+async def open_unit(
+    uow: UnitOfWork, vault: CodeVault, order: Order, unit: DeliveredUnit
+) -> tuple[CardSecret, datetime | None]:
+    """What a delivered unit holds, in plain text, and when its batch expires: a pool code, or what staff typed."""
+    if unit.code_id is None:
+        assert unit.content is not None
+        plaintext = vault.open(unit.content, binding=content_binding(order.number, unit.unit))
+        return CardSecret.from_plaintext(plaintext), None
+    code = await uow.codes.get(unit.code_id)
+    if code is None:
+        raise NotFound("no such link")
+    batch = await uow.codes.batch(code.batch_id)
+    return CardSecret.from_plaintext(vault.open(code.sealed, binding=code.binding)), batch.expires_at if batch else None
 
 
 async def order_tokens(uow: UnitOfWork, vault: CodeVault, order: Order) -> list[str]:

@@ -1,0 +1,73 @@
+"""Open API keys in SQL (secrets stay sealed here; the vault opens them in the services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db.tables import api_keys
+from domain.api import ApiKey
+from domain.codepool import Sealed
+
+
+class SqlApiKeys:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, key: ApiKey) -> ApiKey:
+        values: dict[str, Any] = {
+            "key_id": key.key_id,
+            "reseller_id": key.reseller_id,
+            "label": key.label,
+            "secret_key_id": key.secret.key_id,
+            "secret_nonce": key.secret.nonce,
+            "secret_ciphertext": key.secret.ciphertext,
+            "webhook_key_id": key.webhook_secret.key_id,
+            "webhook_nonce": key.webhook_secret.nonce,
+            "webhook_ciphertext": key.webhook_secret.ciphertext,
+            "allowed_ips": list(key.allowed_ips),
+            "created_at": key.created_at,
+        }
+        new_id = (await self._db.execute(insert(api_keys).values(values).returning(api_keys.c.id))).scalar_one()
+        return await self.get(new_id) or key
+
+    async def by_key_id(self, key_id: str) -> ApiKey | None:
+        return await self._one(api_keys.c.key_id == key_id)
+
+    async def get(self, api_key_id: int) -> ApiKey | None:
+        return await self._one(api_keys.c.id == api_key_id)
+
+    async def of_reseller(self, reseller_id: int) -> list[ApiKey]:
+        rows = await self._db.execute(
+            select(api_keys).where(api_keys.c.reseller_id == reseller_id).order_by(api_keys.c.id.desc())
+        )
+        return [_key(row) for row in rows.mappings()]
+
+    async def save(self, key: ApiKey) -> None:
+        await self._db.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key.id)
+            .values(revoked_at=key.revoked_at, last_used_at=key.last_used_at, label=key.label)
+        )
+
+    async def _one(self, condition: ColumnElement[bool]) -> ApiKey | None:
+        row = (await self._db.execute(select(api_keys).where(condition))).mappings().first()
+        return _key(row) if row else None
+
+
+def _key(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        key_id=row["key_id"],
+        reseller_id=row["reseller_id"],
+        label=row["label"],
+        secret=Sealed(row["secret_key_id"], row["secret_nonce"], row["secret_ciphertext"]),
+        webhook_secret=Sealed(row["webhook_key_id"], row["webhook_nonce"], row["webhook_ciphertext"]),
+        allowed_ips=tuple(row["allowed_ips"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )

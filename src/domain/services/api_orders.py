@@ -1,0 +1,158 @@
+"""What the Open API does for a signed-in key: the caller's catalog at its prices, orders paid from its
+balance and — for codes in the local pool — delivered inside the request, orders looked up, the balance.
+
+`out_trade_no` makes ordering idempotent: the caller's id names one order per reseller (a unique key in the
+database, so even racing duplicates create one); the same request again returns that order, another request
+under the same id is a conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.api import ApiKey, ApiOrderRequest
+from domain.audit import Actor, AuditEntry
+from domain.catalog import Product, ProductQuery
+from domain.codepool import CardSecret
+from domain.errors import NotFound
+from domain.ledger import Wallet
+from domain.money import Money
+from domain.orders import ApiPlacement, Channel, Order, OrderPolicy, OrderStatus, OutTradeNoTaken
+from domain.paging import PageRequest
+from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
+from domain.redemption import token_binding
+from domain.resellers import Reseller
+from domain.services.balance_payments import BalancePayments
+from domain.services.callbacks import Callbacks
+from domain.services.delivery import Delivery
+from domain.services.offers import Offer, chain_of, offers
+from domain.services.redemption import open_unit
+
+CATALOG_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredCode:
+    code: CardSecret
+    expires_at: datetime | None
+    token: str  # the unit's redemption link token: /r/<token>
+
+
+@dataclass(frozen=True, slots=True)
+class ApiOrder:
+    """An order as the API answers it: the order, its product's SKU and, once delivered, its codes."""
+
+    order: Order
+    sku: str
+    codes: list[DeliveredCode]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A product in the caller's catalog: what it pays, and how many are in stock (None: not counted)."""
+
+    offer: Offer
+    available: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiOrders:
+    uow: UnitOfWorkFactory
+    payments: BalancePayments
+    delivery: Delivery
+    callbacks: Callbacks
+    vault: CodeVault
+    clock: Clock
+    policy: OrderPolicy
+
+    async def catalog(self, reseller: Reseller) -> list[Listing]:
+        async with self.uow(read_only=True) as uow:
+            chain = await chain_of(uow, reseller)
+            found = await uow.products.search(ProductQuery(on_sale=True), PageRequest(1, CATALOG_MAX))
+            offered = await offers(uow, chain, found.items)
+            stock = await uow.codes.available_counts(list(offered))
+        return [Listing(o, stock.get(pid, 0) if _pooled(o.product) else None) for pid, o in offered.items()]
+
+    async def balance(self, reseller: Reseller) -> Wallet:
+        async with self.uow(read_only=True) as uow:
+            return Wallet(Money(await uow.ledger.balance(reseller.wallet)), reseller.credit_limit)
+
+    async def place(self, key: ApiKey, reseller: Reseller, body: Any, actor: Actor) -> tuple[ApiOrder, bool]:
+        """The order for this request, and whether it was made now (False: the same request came before)."""
+        request = ApiOrderRequest.parse(body, self.policy.max_quantity)
+        reseller_id = reseller.id or 0
+        if (known := await self._same(reseller_id, request, actor)) is not None:
+            return known, False
+        if request.callback_url:
+            await self.callbacks.check_url(request.callback_url)
+        placement = ApiPlacement(key.id or 0, request.out_trade_no, request.fingerprint, request.callback_url)
+        try:
+            order = await self.payments.buy(
+                reseller_id,
+                request.sku,
+                str(request.quantity),
+                actor,
+                request.recharge_account,
+                channel=Channel.API,
+                api=placement,
+            )
+        except OutTradeNoTaken:  # a duplicate raced this one and won: answer as the duplicate would be answered
+            if (known := await self._same(reseller_id, request, actor)) is not None:
+                return known, False
+            raise
+        if order.pooled:
+            await self.delivery.deliver(order.id or 0)  # in the request: codes in the answer (the queue's is a no-op)
+        return await self.get(reseller_id, order.number, actor), True
+
+    async def get(self, reseller_id: int, number: str, actor: Actor) -> ApiOrder:
+        async with self.uow(read_only=True) as uow:
+            order = await uow.orders.by_number(number)
+            if order is None or order.seller_id != reseller_id or order.api is None:
+                raise NotFound(f"no order {number}")
+            return await self._answer(uow, order, actor)
+
+    async def by_out_trade_no(self, reseller_id: int, out_trade_no: str, actor: Actor) -> ApiOrder:
+        async with self.uow(read_only=True) as uow:
+            order = await uow.orders.by_out_trade_no(reseller_id, out_trade_no)
+            if order is None:
+                raise NotFound(f"no order with out_trade_no {out_trade_no}")
+            return await self._answer(uow, order, actor)
+
+    async def _same(self, reseller_id: int, request: ApiOrderRequest, actor: Actor) -> ApiOrder | None:
+        """The order already made under this out_trade_no, if the request is the same; a conflict if not."""
+        async with self.uow(read_only=True) as uow:
+            order = await uow.orders.by_out_trade_no(reseller_id, request.out_trade_no)
+            if order is None:
+                return None
+            if order.api is None or order.api.request_hash != request.fingerprint:
+                raise OutTradeNoTaken(f"out_trade_no {request.out_trade_no} names another order")
+            return await self._answer(uow, order, actor)
+
+    async def _answer(self, uow: UnitOfWork, order: Order, actor: Actor) -> ApiOrder:
+        product = await uow.products.get(order.product_id)
+        codes: list[DeliveredCode] = []
+        if order.delivered_units and order.status is not OrderStatus.REFUNDED:
+            for unit in await uow.deliveries.of_order(order.id or 0):
+                secret, expires_at = await open_unit(uow, self.vault, order, unit)
+                token = self.vault.open(unit.token, binding=token_binding(order.number, unit.unit)).decode()
+                codes.append(DeliveredCode(secret, expires_at, token))
+        if codes:
+            await self._log_codes_read(order, len(codes), actor)
+        return ApiOrder(order, product.sku if product else "", codes)
+
+    async def _log_codes_read(self, order: Order, count: int, actor: Actor) -> None:
+        """Codes leaving in an API answer are written down, as every reveal is."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order.record(now, "codes_sent_by_api", actor.name, {"units": count})
+            await uow.orders.add_events(order.id or 0, order.new_events)
+            order.new_events.clear()
+            details = {"units": count, "key": actor.name}
+            await uow.audit.record(AuditEntry(now, actor, "code.api_read", order.number, details))
+            await uow.commit()
+
+
+def _pooled(product: Product) -> bool:
+    return product.delivery_kind.value in ("code", "voucher")
