@@ -218,11 +218,13 @@ async def csv_export(secrets: AsyncIterator[CardSecret]) -> AsyncIterator[bytes]
 
 
 def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """A small table (a statement, say) as CSV: UTF-8 with a BOM, every cell spreadsheet-safe."""
+    """A small table (a statement, say) as CSV: UTF-8 with a BOM, every text cell spreadsheet-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows([spreadsheet_safe(str(cell)) for cell in row] for row in rows)
+    # Text is made spreadsheet-safe; numbers stay as written (a "-19.80" is a debit, not a formula).
+    writer.writerows([str(cell) if isinstance(cell, int | Decimal) else spreadsheet_safe(str(cell)) for cell in row]
+                     for row in rows)  # fmt: skip
     return codecs.BOM_UTF8 + buffer.getvalue().encode()
 
 

@@ -20,6 +20,14 @@ class DeliveryKind(StrEnum):
     VOUCHER = "voucher"  # own codes, redeemed and verified here
     MANUAL = "manual"  # staff fulfil by hand
 
+    @property
+    def pooled(self) -> bool:
+        """Delivered from the code pool: stock is counted, reserved and sold."""
+        return self in POOLED_KINDS
+
+
+POOLED_KINDS = frozenset({DeliveryKind.CODE, DeliveryKind.VOUCHER})
+
 
 class SkuTaken(ValidationFailed):
     def __init__(self, sku: str) -> None:

@@ -296,6 +296,14 @@ class Order:
         """Placed through the API with a callback URL: its outcomes are posted there."""
         return self.api is not None and bool(self.api.callback_url)
 
+    def unit_cost_to(self, reseller_id: int) -> Money | None:
+        """What the reseller pays per unit for this order: its level's cost when it sold it in its shop, the
+        price itself when it bought for itself (the chain then holds only the levels above it)."""
+        level = dict(self.chain).get(reseller_id)
+        if level is not None:
+            return level
+        return self.unit_price if self.seller_id == reseller_id else None
+
     def chain_costs(self, units: int) -> list[tuple[int, Money]]:
         """What each reseller of the chain paid for `units` delivered units: the split's input."""
         return [(reseller_id, unit_cost * units) for reseller_id, unit_cost in self.chain]
@@ -307,7 +315,7 @@ class Order:
 
     @property
     def pooled(self) -> bool:
-        return self.delivery_kind in (DeliveryKind.CODE, DeliveryKind.VOUCHER)
+        return self.delivery_kind.pooled
 
     @property
     def undelivered_units(self) -> int:

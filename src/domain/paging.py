@@ -28,6 +28,11 @@ class Page(Generic[T]):
     total: int
     request: PageRequest
 
+    @classmethod
+    def of(cls, items: list[T], request: PageRequest) -> Page[T]:
+        """One page of a list already in memory."""
+        return cls(items[request.offset : request.offset + request.size], len(items), request)
+
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.request.size))

@@ -6,16 +6,18 @@ Discounts are in basis points (100 = 1 %) and rounded half up to the fen: no flo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from domain.errors import ValidationFailed
-from domain.money import Money
+from domain.money import InvalidAmount, Money
 
 WHOLE = 10_000  # basis points in 100 %
 
 
 MARKUP_MAX = 10 * WHOLE  # +1000 %: anything more is a typo
+_DIGITS = re.compile(r"^[0-9]{1,7}$")  # ASCII digits only: "²" is a digit to str.isdigit(), not to int()
 
 
 def discounted(price: Money, basis_points: int) -> Money:
@@ -32,11 +34,22 @@ def marked_up(price: Money, basis_points: int) -> Money:
     return Money((price.minor * (WHOLE + basis_points) + WHOLE // 2) // WHOLE, price.currency)
 
 
+def parse_price(text: str, field: str = "price", currency: str = "CNY") -> Money:
+    """A price typed into a form: an amount above zero, or `field`'s invalid_amount / must_be_positive."""
+    try:
+        price = Money.parse(text.strip(), currency)
+    except InvalidAmount:
+        raise ValidationFailed({field: "invalid_amount"}) from None
+    if not price.minor:
+        raise ValidationFailed({field: "must_be_positive"})
+    return price
+
+
 def parse_percent(text: str, field: str, *, most: int = WHOLE) -> int:
     """ "12.5" (per cent, up to two decimals) → 1250 basis points; `field` names the form field in errors."""
     raw = text.strip().removesuffix("%").strip() or "0"
     whole, _, fraction = raw.partition(".")
-    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
+    if not _DIGITS.match(whole) or (fraction and not _DIGITS.match(fraction)) or len(fraction) > 2:
         raise ValidationFailed({field: "invalid_percent"})
     points = int(whole) * 100 + int(fraction.ljust(2, "0") or 0)
     if points > most:
@@ -189,7 +202,8 @@ def chain_quotes(prices: PriceList, chain: Sequence[Level], quantity: int) -> li
             continue
         parent_cost = quotes[-1].unit
         derived = quote(prices, quantity, set_by_parent=marked_up(parent_cost, level.markup_bp))
-        # Say where the price came from: the parent's own cost and its markup, not a price it typed in.
-        step = PriceStep("parent_markup", derived.steps[1].unit, f"{parent_cost.amount} +{level.markup_bp / 100:g} %")
+        # Say where the price came from — the parent's markup, not a price it typed in — without telling the
+        # sub-reseller what its parent pays.
+        step = PriceStep("parent_markup", derived.steps[1].unit, f"+{level.markup_bp / 100:g} %")
         quotes.append(replace(derived, steps=(derived.steps[0], step, *derived.steps[2:])))
     return quotes

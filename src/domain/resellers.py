@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from domain.errors import ValidationFailed
+from domain.errors import DomainError, ValidationFailed
 from domain.ledger import Account, AccountKind
 from domain.money import InvalidAmount, Money
 from domain.orders import Contact
@@ -19,6 +20,25 @@ DEFAULT_MAX_DEPTH = 3  # merchant → reseller → sub-reseller → sub-sub-rese
 class ResellerStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
+
+
+class ResellerDisabled(DomainError):
+    """The reseller, or one above it, is switched off: it cannot act, and its keys stop working (403)."""
+
+    code = "reseller_disabled"
+
+
+def check_active(chain: Sequence[Reseller]) -> None:
+    """A reseller acts (signs in, sells, buys, invites) only while it and every reseller above it is active."""
+    if not all(reseller.is_active for reseller in chain):
+        raise ResellerDisabled(f"reseller #{chain[-1].id} or one above it is disabled")
+
+
+class Upstream(StrEnum):
+    """Who sets a reseller's terms: the merchant (any reseller), or its parent (its own sub-resellers)."""
+
+    MERCHANT = "merchant"
+    PARENT = "parent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +62,7 @@ class Reseller:
     depth: int = 1  # 1: the merchant's own reseller; 2: its sub-reseller; …
     tier_id: int | None = None  # the merchant's resellers only; a sub-reseller's price comes from its parent
     markup_bp: int = 0  # sub-resellers: what the parent adds over its own cost where it set no price
+    disabled_by: Upstream | None = None
     id: int | None = None
 
     @classmethod
@@ -92,13 +113,21 @@ class Reseller:
     def is_active(self) -> bool:
         return self.status is ResellerStatus.ACTIVE
 
-    def with_terms(self, status: str, credit_limit: str, tier_id: int | None, markup: str) -> Reseller:
-        """The terms its upstream sets: status, credit limit, and tier (merchant's own) or markup (sub-resellers)."""
+    def with_terms(
+        self, status: str, credit_limit: str, tier_id: int | None, markup: str, by: Upstream = Upstream.MERCHANT
+    ) -> Reseller:
+        """The terms its upstream sets: status, credit limit, and tier (merchant's own) or markup (sub-resellers).
+        A parent cannot switch on a sub-reseller the merchant switched off."""
         errors: dict[str, str] = {}
+        new_status = self.status
         try:
             new_status = ResellerStatus(status)
         except ValueError:
             errors["status"] = "invalid_choice"
+        else:
+            overruled = self.disabled_by is Upstream.MERCHANT and by is Upstream.PARENT
+            if overruled and new_status is ResellerStatus.ACTIVE and not self.is_active:
+                errors["status"] = "disabled_by_merchant"
         try:
             credit = Money.parse(credit_limit or "0", self.credit_limit.currency)
         except InvalidAmount:
@@ -111,9 +140,16 @@ class Reseller:
         if errors:
             raise ValidationFailed(errors)
         top = self.parent_id is None
+        if new_status is ResellerStatus.ACTIVE:
+            disabled_by = None
+        elif self.is_active or by is Upstream.MERCHANT:
+            disabled_by = by
+        else:
+            disabled_by = self.disabled_by  # already off: who switched it off stays on record
         return replace(
             self,
             status=new_status,
+            disabled_by=disabled_by,
             credit_limit=credit,
             tier_id=tier_id if top else None,
             markup_bp=0 if top else markup_bp,

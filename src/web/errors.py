@@ -32,6 +32,7 @@ STATUS_BY_CODE = {
     "not_a_voucher_product": 422,
     "not_for_sale": 404,
     "payment_rejected": 400,
+    "reseller_disabled": 403,
 }
 CONFLICT = 409
 CSRF_FAILED = "CSRF token verification failed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from litestar import Request, Response
 from adapters.codefiles import table_csv, table_xlsx
 from domain.errors import ValidationFailed
 from domain.ledger import AccountKind, Statement
+from domain.money import Money
 from domain.services.resellers import Resellers
 from web.days import parse_day, start_of
 
@@ -38,7 +40,10 @@ class StatementRequest:
         today = datetime.now(zone).date()
         first = parse_day(self.start, "start") or today.replace(day=1)
         last = parse_day(self.end, "end") or today
-        end = start_of(last + timedelta(days=1), zone)
+        try:
+            end = start_of(last + timedelta(days=1), zone)
+        except OverflowError:  # 9999-12-31: there is no day after
+            raise ValidationFailed({"end": "invalid_date"}) from None
         return await resellers.statement(self.reseller_id, start_of(first, zone), end, ACCOUNTS[self.account])
 
     async def context(self, resellers: Resellers, zone: ZoneInfo, url: str) -> dict[str, Any]:
@@ -63,13 +68,13 @@ def statement_file(statement: Statement, fmt: str, zone: ZoneInfo, name: str) ->
     row. The days follow `name` in the file's name."""
     if fmt not in FORMATS:
         raise ValidationFailed({"format": "invalid_choice"})
-    rows: list[tuple[object, ...]] = [("", "opening", "", "", "", statement.opening.amount)]
+    rows: list[tuple[object, ...]] = [("", "opening", "", "", "", _number(statement.opening))]
     rows += [
         (line.at.astimezone(zone).isoformat(timespec="seconds"), line.kind, line.reference, line.memo,
-         line.amount.amount, line.balance.amount)
+         _number(line.amount), _number(line.balance))
         for line in statement.lines
     ]  # fmt: skip
-    rows.append(("", "closing", "", "", "", statement.closing.amount))
+    rows.append(("", "closing", "", "", "", _number(statement.closing)))
     first, last = days(statement, zone)
     body = table_csv(HEADER, rows) if fmt == "csv" else table_xlsx("statement", HEADER, rows)
     return Response(
@@ -80,3 +85,8 @@ def statement_file(statement: Statement, fmt: str, zone: ZoneInfo, name: str) ->
             "Cache-Control": "no-store",
         },
     )
+
+
+def _number(money: Money) -> Decimal:
+    """Amounts as numbers, exact to the fen: a spreadsheet adds them up; a debit is a negative number."""
+    return Decimal(money.amount)

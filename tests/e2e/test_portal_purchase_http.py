@@ -3,10 +3,13 @@ a purchase its balance does not cover changes nothing; the merchant's order desk
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.e2e.client import Browser
 from tests.e2e.server import OWNER_PASSWORD, Server
@@ -50,6 +53,12 @@ def test_a_reseller_buys_at_its_cost_from_its_wallet_and_opens_the_codes(app_ser
     delivered = wait_for(reseller, order_page, "delivered")
     assert len(re.findall(r"/r/[A-Za-z0-9_-]{20,}", delivered)) == 2
     assert 'id="balance" class="price">¥10.40' in reseller.get("/portal").text
+    # The statement files show the purchase as a debit, a number that adds up — not text.
+    rows = list(csv.reader(io.StringIO(reseller.get("/portal/statement.csv").content.decode("utf-8-sig"))))
+    assert [(r[1], r[4], r[5]) for r in rows[2:-1]] == [("top_up", "50.00", "50.00"), ("purchase", "-39.60", "10.40")]
+    sheet = load_workbook(io.BytesIO(reseller.get("/portal/statement.xlsx").content)).active
+    amounts = [row[4] for row in sheet.iter_rows(min_row=3, max_row=4, values_only=True)]
+    assert amounts == [50, -39.6] and all(isinstance(a, int | float) for a in amounts)
     number = re.search(r"/o/(\d+)\?k=", order_page).group(1)
     owner = Browser(app_server.url, **{"Accept-Language": "en"})
     owner.login("owner", OWNER_PASSWORD)

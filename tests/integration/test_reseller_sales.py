@@ -18,10 +18,10 @@ from domain.ledger import Account, AccountKind, InsufficientBalance
 from domain.money import Money
 from domain.orders import Channel, OrderQuery, OrderStatus
 from domain.paging import PageRequest
-from domain.resellers import Reseller, ResellerDraft
+from domain.resellers import Reseller, ResellerDisabled, ResellerDraft
 from domain.services.ordering import NoSuchOrder
 from domain.shops import ShopDraft
-from domain.staff import StaffStatus
+from domain.staff import InvalidCredentials, StaffStatus
 from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, notice, stocked
 
 CLI = Actor.cli()
@@ -234,3 +234,43 @@ async def test_a_disabled_resellers_logins_are_disabled_with_it_and_come_back_wi
     assert (await container.sign_in.log_in("mid-login", "a long enough password", "127.0.0.1")).reseller_id == (
         chain.mid.id
     )
+
+
+async def test_a_purchase_that_would_cost_a_parent_money_is_not_offered(container, chain):
+    await container.resellers.top_up(chain.seller.id, "100", "", CLI)
+    # L1's cost rises to 20.00, so L2 (markup 5 %) pays 21.00 — more than the 19.00 it set for L3.
+    await container.price_rules.set_reseller_price(chain.product_id, chain.top.id, "20.00", CLI)
+    with pytest.raises(NotFound):
+        await container.balance_payments.buy(chain.seller.id, "IQ-M", "1", CLI)
+    assert (await container.resellers.catalog(chain.seller.id, PageRequest())).items == []
+    assert await container.resellers.balance(chain.seller.id) == Money(10000), "nothing charged"
+
+
+async def test_a_parent_cannot_switch_on_a_sub_reseller_the_merchant_switched_off(container, chain):
+    await container.resellers.set_terms(chain.seller.id, "disabled", "0", None, "0", CLI)
+    with pytest.raises(ValidationFailed) as refused:
+        await container.portal.set_sub_terms(chain.mid.id, chain.seller.id, "active", "0", CLI)
+    assert refused.value.errors == {"status": "disabled_by_merchant"}
+    await container.resellers.set_terms(chain.seller.id, "active", "0", None, "0", CLI)
+    await container.portal.set_sub_terms(chain.mid.id, chain.seller.id, "disabled", "0", CLI)
+    back_on = await container.portal.set_sub_terms(chain.mid.id, chain.seller.id, "active", "0", CLI)
+    assert back_on.is_active, "what the parent switched off, the parent may switch on"
+
+
+async def test_nothing_below_a_switched_off_reseller_acts(container, chain):
+    _, token = await container.resellers.invite_login(chain.seller.id, "seller-login", CLI)
+    await container.staff_admin.accept_invite(token, "a long enough password", None)
+    member = await container.sign_in.log_in("seller-login", "a long enough password", "127.0.0.1")
+    await container.resellers.top_up(chain.seller.id, "100", "", CLI)
+    await container.resellers.set_terms(chain.top.id, "disabled", "0", None, "0", CLI)
+    assert await container.sign_in.session_member(member.id, member.auth_version) is None, "its session ends"
+    with pytest.raises(InvalidCredentials):
+        await container.sign_in.log_in("seller-login", "a long enough password", "127.0.0.1")
+    with pytest.raises(ResellerDisabled):
+        await container.balance_payments.buy(chain.seller.id, "IQ-M", "1", CLI)
+    with pytest.raises(ResellerDisabled):
+        await container.resellers.invite_login(chain.seller.id, "another-login", CLI)
+    with pytest.raises(ResellerDisabled):
+        await container.portal.invite(chain.mid.id, ResellerDraft("L4", "l4@example.com"), "l4-login", CLI)
+    await container.resellers.set_terms(chain.top.id, "active", "0", None, "0", CLI)
+    assert await container.sign_in.session_member(member.id, member.auth_version) is not None

@@ -80,7 +80,7 @@ def test_a_chain_prices_each_level_from_the_one_above():
     chain = [Level(1, tier="gold"), Level(2, markup_bp=500), Level(3, price_set_by_parent=Money(3000))]
     top, second, third = chain_quotes(PRICES, chain, 1)
     assert (top.unit, second.unit, third.unit) == (Money(2700), Money(2835), Money(3000))
-    assert second.explain() == "retail 30.00 → parent_markup 27.00 +5 % 28.35"
+    assert second.explain() == "retail 30.00 → parent_markup +5 % 28.35", "the parent's own cost stays its own"
     assert third.explain() == "retail 30.00 → set_by_parent 30.00"
     ten = chain_quotes(PRICES, chain, 10)
     assert [q.unit for q in ten] == [Money(2646), Money(2778), Money(3000)], "breaks reach sub-resellers via markup"
@@ -96,7 +96,7 @@ def test_markups_round_half_up_and_percentages_parse_exactly():
     assert marked_up(Money(999), 1250) == Money(1124)  # 9.99 × 1.125 = 11.23875
     assert parse_percent("12.5", "markup") == 1250 and parse_percent(" 7 % ", "markup") == 700
     assert parse_percent("", "markup") == 0
-    for bad in ("-1", "abc", "1.234", "100.01", "1e3"):
+    for bad in ("-1", "abc", "1.234", "100.01", "1e3", "²", "٣"):
         with pytest.raises(ValidationFailed) as caught:
             parse_percent(bad, "discount")
         assert caught.value.errors == {"discount": "invalid_percent"}

@@ -12,7 +12,7 @@ from domain.errors import ValidationFailed
 from domain.money import Money
 from domain.orders import Contact, ContactKind
 from domain.paging import Page, PageRequest
-from domain.resellers import Reseller, ResellerStatus
+from domain.resellers import Reseller, ResellerStatus, Upstream
 from domain.shops import Shop
 
 
@@ -48,6 +48,7 @@ class SqlResellers:
             .where(resellers.c.id == reseller.id)
             .values(
                 status=reseller.status.value,
+                disabled_by=reseller.disabled_by.value if reseller.disabled_by else None,
                 credit_limit_minor=reseller.credit_limit.minor,
                 tier_id=reseller.tier_id,
                 markup_bp=reseller.markup_bp,
@@ -140,6 +141,7 @@ def _reseller(row: RowMapping) -> Reseller:
         depth=row["depth"],
         tier_id=row["tier_id"],
         markup_bp=row["markup_bp"],
+        disabled_by=Upstream(row["disabled_by"]) if row["disabled_by"] else None,
     )
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -305,6 +306,8 @@ resellers = Table(
     Column("contact_kind", String(8), nullable=False),
     Column("contact", String(254), nullable=False),
     Column("status", String(16), nullable=False),
+    # Who switched it off: a parent may switch its sub-resellers on again only if it was the parent.
+    Column("disabled_by", String(8)),
     Column("credit_limit_minor", BigInteger, nullable=False, server_default="0"),
     Column("currency", String(3), nullable=False, server_default="CNY"),
     Column("parent_id", Integer, ForeignKey("resellers.id"), index=True),
@@ -347,6 +350,7 @@ reseller_prices = Table(
     Column("reseller_id", Integer, ForeignKey("resellers.id"), primary_key=True),
     Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
     Column("price_minor", BigInteger, nullable=False),
+    Index(None, "product_id"),  # the merchant's prices are read per product
 )
 
 quantity_breaks = Table(
@@ -366,6 +370,7 @@ product_audiences = Table(
     Column("tier_id", Integer, ForeignKey("reseller_tiers.id")),
     Column("reseller_id", Integer, ForeignKey("resellers.id")),
     UniqueConstraint("product_id", "tier_id", "reseller_id"),
+    CheckConstraint("(tier_id IS NULL) <> (reseller_id IS NULL)", name="tier_or_reseller"),
 )
 
 # The products a reseller's shop offers, at its own retail price (or its default markup over cost).

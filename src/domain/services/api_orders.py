@@ -14,23 +14,19 @@ from typing import Any
 
 from domain.api import ApiKey, ApiOrderRequest
 from domain.audit import Actor, AuditEntry
-from domain.catalog import Product, ProductQuery
 from domain.codepool import CardSecret
 from domain.errors import NotFound
 from domain.ledger import Wallet
 from domain.money import Money
 from domain.orders import ApiPlacement, Channel, Order, OrderPolicy, OrderStatus, OutTradeNoTaken
-from domain.paging import PageRequest
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import token_binding
 from domain.resellers import Reseller
 from domain.services.balance_payments import BalancePayments
 from domain.services.callbacks import Callbacks
 from domain.services.delivery import Delivery
-from domain.services.offers import Offer, chain_of, offers
+from domain.services.offers import Offer, chain_of, offers_on_sale
 from domain.services.redemption import open_unit
-
-CATALOG_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +66,11 @@ class ApiOrders:
     async def catalog(self, reseller: Reseller) -> list[Listing]:
         async with self.uow(read_only=True) as uow:
             chain = await chain_of(uow, reseller)
-            found = await uow.products.search(ProductQuery(on_sale=True), PageRequest(1, CATALOG_MAX))
-            offered = await offers(uow, chain, found.items)
-            stock = await uow.codes.available_counts(list(offered))
-        return [Listing(o, stock.get(pid, 0) if _pooled(o.product) else None) for pid, o in offered.items()]
+            offered = await offers_on_sale(uow, chain)
+            stock = await uow.codes.available_counts([o.product.id or 0 for o in offered])
+        return [
+            Listing(o, stock.get(o.product.id or 0, 0) if o.product.delivery_kind.pooled else None) for o in offered
+        ]
 
     async def balance(self, reseller: Reseller) -> Wallet:
         async with self.uow(read_only=True) as uow:
@@ -152,7 +149,3 @@ class ApiOrders:
             details = {"units": count, "key": actor.name}
             await uow.audit.record(AuditEntry(now, actor, "code.api_read", order.number, details))
             await uow.commit()
-
-
-def _pooled(product: Product) -> bool:
-    return product.delivery_kind.value in ("code", "voucher")

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.audit import Actor, AuditEntry
-from domain.ports import Clock, Counters, Hits, PasswordHasher, UnitOfWorkFactory
+from domain.ports import Clock, Counters, Hits, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from domain.resellers import ResellerDisabled, check_active
+from domain.services.offers import chain_of
 from domain.staff import (
     InvalidCredentials,
     LoginThrottled,
@@ -45,10 +47,13 @@ class SignIn:
 
         async with self.uow(read_only=True) as uow:
             member = await uow.staff.by_username(username)
+            upstream_ok = member is not None and await _reseller_may_act(uow, member)
         password_ok = await self.passwords.verify(
             member.password_hash if member and member.password_hash else self.decoy_hash, password
         )
-        if member is None or member.id is None or not password_ok or member.status is not StaffStatus.ACTIVE:
+        # A reseller switched off (or one above it) is refused like a disabled account: nothing to learn here.
+        active = member is not None and member.status is StaffStatus.ACTIVE and upstream_ok
+        if member is None or member.id is None or not password_ok or not active:
             await self._audit(Actor.anonymous(ip), "staff.login_failed", username)
             raise InvalidCredentials("invalid username or password")
 
@@ -102,11 +107,25 @@ class SignIn:
         """The member behind a session, or None once the session has been ended by a change to the account."""
         async with self.uow(read_only=True) as uow:
             member = await uow.staff.get(staff_id)
-        if member is None or member.status is not StaffStatus.ACTIVE or member.auth_version != auth_version:
-            return None
-        return member
+            if member is None or member.status is not StaffStatus.ACTIVE or member.auth_version != auth_version:
+                return None
+            return member if await _reseller_may_act(uow, member) else None
 
     async def _audit(self, actor: Actor, action: str, target: str) -> None:
         async with self.uow() as uow:
             await uow.audit.record(AuditEntry(self.clock.now(), actor, action, target))
             await uow.commit()
+
+
+async def _reseller_may_act(uow: UnitOfWork, member: StaffMember) -> bool:
+    """Staff: always. A reseller's login: while its reseller and every one above it is active."""
+    if member.reseller_id is None:
+        return True
+    reseller = await uow.resellers.get(member.reseller_id)
+    if reseller is None:
+        return False
+    try:
+        check_active(await chain_of(uow, reseller))
+    except ResellerDisabled:
+        return False
+    return True

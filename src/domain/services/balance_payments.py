@@ -14,6 +14,8 @@ from domain.audit import Actor
 from domain.bookkeeping import CLEARING
 from domain.catalog import normalize_sku
 from domain.errors import NotFound
+from domain.ledger import Wallet
+from domain.money import Money
 from domain.orders import (
     UNPAID,
     ApiPlacement,
@@ -28,7 +30,7 @@ from domain.orders import (
 )
 from domain.payments import PaymentNotice
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
-from domain.resellers import Reseller
+from domain.resellers import Reseller, check_active
 from domain.services.offers import Offer, chain_of, offers
 from domain.services.resellers import charge_wallet, find_reseller
 
@@ -86,15 +88,17 @@ class BalancePayments:
         now = self.clock.now()
         async with self.uow() as uow:
             reseller = await find_reseller(uow, reseller_id)
-            if not reseller.is_active:
-                raise NotFound(f"reseller #{reseller_id} is disabled")
             chain = await chain_of(uow, reseller)
+            check_active(chain)
             offer = await _offer(uow, reseller, sku, quantity_to_price(quantity, self.policy), chain)
             product = offer.product
             request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, channel)
             # The reseller pays its own cost; the levels above it share the margin (it earns nothing from itself).
-            terms = SellerTerms(reseller_id, offer.cost.unit, offer.chain(chain)[:-1])
+            terms = SellerTerms(reseller_id, offer.cost.unit, offer.chain[:-1])
             order = Order.place(request, product, self.policy, now, seller=terms, api=api)
+            # The wallet first (locked until commit): an order it cannot pay for never holds codes meanwhile.
+            balance = Money(await uow.ledger.balance(reseller.wallet, lock=True), order.total.currency)
+            Wallet(balance, reseller.credit_limit).check_can_spend(order.total)
             if order.pooled:
                 await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
             order.await_payment(now)

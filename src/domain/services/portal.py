@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from domain.audit import Actor, AuditEntry
-from domain.catalog import Product, ProductQuery
+from domain.catalog import Product
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import Account, AccountKind
-from domain.money import InvalidAmount, Money
+from domain.money import Money
 from domain.orders import Order, OrderEvent, OrderQuery
 from domain.paging import Page, PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from domain.pricing import Quote, check_price_for_child
-from domain.resellers import Reseller, ResellerDraft
-from domain.services.offers import chain_of, offers
+from domain.pricing import Quote, check_price_for_child, parse_price
+from domain.resellers import Reseller, ResellerDraft, Upstream, check_active
+from domain.services.offers import Offer, chain_of, offers, offers_on_sale
 from domain.services.resellers import Resellers, find_reseller, save_terms
 from domain.shops import Shop
 
@@ -83,6 +83,8 @@ class Portal:
         own = ResellerDraft(draft.name, draft.contact, "0", reseller_id, markup=draft.markup)
         if not login.strip():
             raise ValidationFailed({"username": "required"})
+        async with self.uow(read_only=True) as uow:
+            check_active(await chain_of(uow, await find_reseller(uow, reseller_id)))
         child, token = await self.resellers.create_with_login(own, login, actor)
         assert token is not None  # a login was asked for
         return child, token
@@ -95,7 +97,7 @@ class Portal:
         """The parent switches a sub-reseller on or off and sets its default markup; credit stays the merchant's."""
         async with self.uow() as uow:
             child = await _child(uow, reseller_id, child_id)
-            changed = child.with_terms(status, str(child.credit_limit.amount), None, markup)
+            changed = child.with_terms(status, child.credit_limit.amount, None, markup, by=Upstream.PARENT)
             await save_terms(uow, changed)
             details = {"reseller": child_id, "status": changed.status.value, "markup_bp": changed.markup_bp}
             await uow.audit.record(AuditEntry(self.clock.now(), actor, "reseller.terms", changed.name, details))
@@ -106,9 +108,8 @@ class Portal:
         async with self.uow(read_only=True) as uow:
             child = await _child(uow, reseller_id, child_id)
             chain = await chain_of(uow, child)
-            found = await uow.products.search(ProductQuery(on_sale=True), page)
-            items = await _child_prices(uow, chain, found.items)
-        return Page(items, found.total, found.request)
+            items = _child_prices(await offers_on_sale(uow, chain, sellable_only=False), await _set_prices(uow, child))
+        return Page.of(items, page)
 
     async def set_sub_price(
         self, reseller_id: int, child_id: int, product_id: int, price: str, actor: Actor
@@ -118,29 +119,30 @@ class Portal:
         async with self.uow() as uow:
             child = await _child(uow, reseller_id, child_id)
             chain = await chain_of(uow, child)
-            offered = await offers(uow, chain, await uow.products.by_ids([product_id]))
+            products = await uow.products.by_ids([product_id])
+            offered = await offers(uow, chain, products, sellable_only=False)  # a price may be what mends it
             if product_id not in offered:
                 raise NotFound(f"no product #{product_id} for this reseller")
             amount: Money | None = None
             if price.strip():
-                try:
-                    amount = Money.parse(price.strip())
-                except InvalidAmount:
-                    raise ValidationFailed({"price": "invalid_amount"}) from None
+                amount = parse_price(price)
                 check_price_for_child(offered[product_id].quotes[-2].unit, amount)
             await uow.prices.set_reseller_price(child_id, product_id, amount)
             details = {"reseller": child_id, "product": product_id, "price": amount.minor if amount else None}
             await uow.audit.record(AuditEntry(self.clock.now(), actor, "price.sub_reseller", child.name, details))
-            (row,) = await _child_prices(uow, chain, [offered[product_id].product])
+            now_offered = await offers(uow, chain, products, sellable_only=False)
+            (row,) = _child_prices(list(now_offered.values()), await _set_prices(uow, child))
             await uow.commit()
         return row
 
 
-async def _child_prices(uow: UnitOfWork, chain: list[Reseller], products: list[Product]) -> list[ChildPrice]:
-    """Each product of `products` the sub-reseller (the chain's last) may sell, as its parent prices it."""
-    offered = await offers(uow, chain, products)
-    set_prices = await uow.prices.reseller_prices(chain[-1].id or 0)
-    return [ChildPrice(o.product, o.quotes[-2], set_prices.get(pid), o.quotes[-1]) for pid, o in offered.items()]
+def _child_prices(offered: list[Offer], set_prices: dict[int, Money]) -> list[ChildPrice]:
+    """Each offer to the sub-reseller (the chain's last level), as its parent prices it."""
+    return [ChildPrice(o.product, o.quotes[-2], set_prices.get(o.product.id or 0), o.quotes[-1]) for o in offered]
+
+
+async def _set_prices(uow: UnitOfWork, child: Reseller) -> dict[int, Money]:
+    return await uow.prices.reseller_prices(child.id or 0)
 
 
 async def _child(uow: UnitOfWork, reseller_id: int, child_id: int) -> Reseller:

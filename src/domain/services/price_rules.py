@@ -13,11 +13,23 @@ from domain.catalog import Product
 from domain.errors import NotFound, ValidationFailed
 from domain.money import InvalidAmount, Money
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from domain.pricing import WHOLE, Audience, PriceList, QuantityBreak, Quote, Tier, TierPrice, parse_percent, quote
+from domain.pricing import (
+    WHOLE,
+    Audience,
+    PriceList,
+    QuantityBreak,
+    Quote,
+    Tier,
+    TierPrice,
+    parse_percent,
+    parse_price,
+    quote,
+)
 from domain.resellers import Reseller
 
 TIER_NAME_MAX = 32
 MAX_BREAKS = 10
+MAX_BREAK_QUANTITY = 1_000_000  # far past any order, and well inside the database's integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +102,7 @@ class PriceRules:
             if price.strip() and discount.strip():
                 raise ValidationFailed({"price": "price_or_discount"})
             if price.strip():
-                rule = TierPrice(price=_positive(price, "price", product.retail_price.currency))
+                rule = TierPrice(price=parse_price(price, "price", product.retail_price.currency))
             elif discount.strip():
                 rule = TierPrice(discount_bp=parse_percent(discount, "discount", most=WHOLE))
             await uow.prices.set_tier_price(tier_id, product_id, rule)
@@ -110,7 +122,7 @@ class PriceRules:
                 quantity = int(minimum.strip())
             except ValueError:
                 raise ValidationFailed({"min_quantity": "invalid_quantity"}) from None
-            if quantity < 2:
+            if not 2 <= quantity <= MAX_BREAK_QUANTITY:
                 raise ValidationFailed({"min_quantity": "invalid_quantity"})
             if quantity in breaks:
                 raise ValidationFailed({"min_quantity": "duplicate_quantity"})
@@ -130,7 +142,7 @@ class PriceRules:
             reseller = await uow.resellers.get(reseller_id)
             if reseller is None or reseller.parent_id is not None:
                 raise ValidationFailed({"reseller_id": "invalid_choice"})  # sub-resellers are priced by parents
-            amount = _positive(price, "price", product.retail_price.currency) if price.strip() else None
+            amount = parse_price(price, "price", product.retail_price.currency) if price.strip() else None
             await uow.prices.set_reseller_price(reseller_id, product_id, amount)
             details = {"reseller": reseller_id, "price": amount.minor if amount else None}
             await self._audit(uow, actor, "price.reseller", product.sku, **details)
@@ -185,10 +197,3 @@ def _amount(text: str, field: str, currency: str) -> Money:
         return Money.parse(text.strip(), currency)
     except InvalidAmount:
         raise ValidationFailed({field: "invalid_amount"}) from None
-
-
-def _positive(text: str, field: str, currency: str) -> Money:
-    amount = _amount(text, field, currency)
-    if not amount.minor:
-        raise ValidationFailed({field: "must_be_positive"})
-    return amount

@@ -7,15 +7,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.audit import Actor, AuditEntry
-from domain.catalog import ProductQuery
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import Account, AccountKind, Posting, Statement, Wallet
 from domain.money import InvalidAmount, Money
 from domain.paging import Page, PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.pricing import Tier
-from domain.resellers import Reseller, ResellerDraft
-from domain.services.offers import Offer, chain_of, offers
+from domain.resellers import Reseller, ResellerDraft, check_active
+from domain.services.offers import Offer, chain_of, offers_on_sale
 from domain.staff import Role, StaffMember, StaffStatus
 
 NOTE_MAX = 200
@@ -54,6 +53,7 @@ class Resellers:
         now = self.clock.now()
         async with self.uow() as uow:
             reseller = await find_reseller(uow, reseller_id)
+            check_active(await chain_of(uow, reseller))  # no way in for a switched-off reseller
             member = _login(username, reseller, now)
             token = await self._invite(uow, member, reseller, actor)
             await uow.commit()
@@ -64,6 +64,7 @@ class Resellers:
         stops working)."""
         async with self.uow() as uow:
             reseller = await find_reseller(uow, reseller_id)
+            check_active(await chain_of(uow, reseller))
             member = next((m for m in await uow.staff.of_reseller(reseller_id) if m.id == login_id), None)
             if member is None:
                 raise NotFound(f"no login #{login_id} for reseller #{reseller_id}")
@@ -109,9 +110,7 @@ class Resellers:
         """The products on sale this reseller may sell, with its cost and how it was reached (explain)."""
         async with self.uow(read_only=True) as uow:
             chain = await chain_of(uow, await find_reseller(uow, reseller_id))
-            found = await uow.products.search(ProductQuery(on_sale=True), page)
-            offered = await offers(uow, chain, found.items)
-        return Page([offered[p.id] for p in found.items if p.id in offered], found.total, found.request)
+            return Page.of(await offers_on_sale(uow, chain), page)
 
     async def _invite(self, uow: UnitOfWork, member: StaffMember, reseller: Reseller, actor: Actor) -> str:
         member, token = replace(member, reseller_id=reseller.id).invited(self.clock.now())

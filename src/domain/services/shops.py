@@ -10,20 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.audit import Actor, AuditEntry
-from domain.catalog import Product, ProductQuery, normalize_sku
+from domain.catalog import Product, normalize_sku
 from domain.errors import NotFound, ValidationFailed
-from domain.money import InvalidAmount, Money
+from domain.money import Money
 from domain.orders import Order, OrderRequest, SellerTerms, quantity_to_price
-from domain.paging import PageRequest
 from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from domain.resellers import Reseller
-from domain.services.offers import Offer, chain_of, offers
+from domain.pricing import parse_price
+from domain.resellers import Reseller, ResellerDisabled, check_active
+from domain.services.offers import Offer, chain_of, offers, offers_on_sale
 from domain.services.ordering import NoSuchOrder, Ordering
 from domain.services.resellers import find_reseller
 from domain.shops import Shop, ShopDraft, ShopItem, logo_type
-from domain.splits import BelowCost, split
 
-POOLED = ("code", "voucher")
 MAX_PRODUCTS = 200
 
 
@@ -86,12 +84,12 @@ class Shops:
         async with self.uow(read_only=True) as uow:
             shop = await _shop_of(uow, reseller_id)
             chain = await chain_of(uow, await find_reseller(uow, reseller_id))
-            products = (await uow.products.search(ProductQuery(on_sale=True), PageRequest(1, MAX_PRODUCTS))).items
-            offered = await offers(uow, chain, products)
+            offered = await offers_on_sale(uow, chain)
             chosen = await uow.resellers.shop_products(reseller_id)
         found = [
-            ShopChoice(offer, pid in chosen, chosen.get(pid), shop.price(offer.cost.unit, chosen.get(pid)))
-            for pid, offer in offered.items()
+            ShopChoice(offer, offer.product.id in chosen, own, shop.price(offer.cost.unit, own))
+            for offer in offered
+            for own in [chosen.get(offer.product.id or 0)]
         ]
         order = list(chosen)
         return sorted(found, key=lambda c: (not c.chosen, order.index(c.offer.product.id) if c.chosen else 0))
@@ -109,7 +107,7 @@ class Shops:
             for product_id, text in prices.items():
                 if product_id not in offered:
                     raise ValidationFailed({"products": "invalid_choice"})
-                own = _price(text, f"price_{product_id}") if text.strip() else None
+                own = parse_price(text, f"price_{product_id}") if text.strip() else None
                 if own is not None and own < offered[product_id].cost.unit:
                     raise ValidationFailed({f"price_{product_id}": "below_own_cost"})
                 chosen[product_id] = own
@@ -130,7 +128,7 @@ class Shops:
         items = [
             _item(offered[p.id], shop.price(offered[p.id].cost.unit, chosen[p.id]), stock)
             for p in products
-            if p.id in offered and _sellable(shop.price(offered[p.id].cost.unit, chosen[p.id]), offered[p.id], chain)
+            if p.id in offered and offered[p.id].sellable_at(shop.price(offered[p.id].cost.unit, chosen[p.id]))
         ]
         return shop, items
 
@@ -164,9 +162,9 @@ class Shops:
         if offer is None:
             raise NotFound(f"{slug} does not sell {request.sku}")
         price = shop.price(offer.cost.unit, chosen[product.id])
-        if not _sellable(price, offer, chain):
+        if not offer.sellable_at(price):
             raise NotFound(f"{slug} cannot sell {request.sku} below cost")
-        return await self.ordering.place(request, seller=SellerTerms(shop.reseller_id, price, offer.chain(chain)))
+        return await self.ordering.place(request, seller=SellerTerms(shop.reseller_id, price, offer.chain))
 
     async def logo(self, slug: str) -> tuple[str, bytes]:
         async with self.uow(read_only=True) as uow:
@@ -212,23 +210,16 @@ async def _open(uow: UnitOfWork, slug: str) -> tuple[Shop, list[Reseller]]:
     if shop is None or not shop.is_open:
         raise ShopClosed(f"no open shop at {slug!r}")
     chain = await chain_of(uow, await find_reseller(uow, shop.reseller_id))
-    if not all(reseller.is_active for reseller in chain):
-        raise ShopClosed(f"the shop at {slug!r} is closed")
-    return shop, chain
-
-
-def _sellable(price: Money, offer: Offer, chain: list[Reseller]) -> bool:
-    """No level of the chain may earn less than nothing (a parent's cost raised after its price was set)."""
     try:
-        split(price, Money(0, price.currency), offer.chain(chain))
-    except BelowCost:
-        return False
-    return True
+        check_active(chain)
+    except ResellerDisabled:
+        raise ShopClosed(f"the shop at {slug!r} is closed") from None
+    return shop, chain
 
 
 def _item(offer: Offer, price: Money, stock: dict[int, int]) -> ShopItem:
     product = offer.product
-    counted = product.delivery_kind.value in POOLED
+    counted = product.delivery_kind.pooled
     return ShopItem(
         product.sku,
         product.name,
@@ -244,14 +235,3 @@ async def _shop_of(uow: UnitOfWork, reseller_id: int) -> Shop:
     if shop is None:
         raise NotFound(f"no reseller #{reseller_id}")
     return shop
-
-
-def _price(text: str, field: str) -> Money:
-    """The product's own price; `field` names its row in errors."""
-    try:
-        price = Money.parse(text.strip())
-    except InvalidAmount:
-        raise ValidationFailed({field: "invalid_amount"}) from None
-    if not price.minor:
-        raise ValidationFailed({field: "must_be_positive"})
-    return price

@@ -6,12 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from domain.audit import Actor, AuditEntry
-from domain.catalog import DeliveryKind, Product
+from domain.catalog import POOLED_KINDS, Product
 from domain.codepool import Batch, BatchDetails, CardSecret, CodeState, Sealed, StockCounts, binding
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 
-POOLED_KINDS = frozenset({DeliveryKind.CODE, DeliveryKind.VOUCHER})
 LOW_STOCK = 10  # the dashboard warns when an on-sale product has fewer codes than this
 
 
@@ -139,7 +138,7 @@ class Stock:
     async def pooled_product(self, product_id: int) -> Product:
         async with self.uow(read_only=True) as uow:
             product = await _product(uow, product_id)
-        if product.delivery_kind not in POOLED_KINDS:
+        if not product.delivery_kind.pooled:
             raise NoCodePool(f"{product.sku} is delivered by {product.delivery_kind}, not from a code pool")
         return product
 

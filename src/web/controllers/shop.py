@@ -10,14 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from domain.catalog import ProductQuery
+from domain.catalog import POOLED_KINDS, ProductQuery
 from domain.errors import NotFound
 from domain.paging import PageRequest
 from domain.payments import PaymentRejected
 from domain.services.catalog import Catalog
 from domain.services.ordering import Ordering
 from domain.services.shops import Shops
-from domain.services.stock import POOLED_KINDS, Stock
+from domain.services.stock import Stock
 from web.auth import base_url
 from web.buyers import checkout_request, with_device
 from web.controllers.auth import go
@@ -57,7 +57,7 @@ class ShopController(Controller):
         if not product.on_sale:
             raise NotFound(f"{sku} is not on sale")
         left = (await stock.available([product.id or 0])).get(product.id or 0, 0)
-        pooled = product.delivery_kind in POOLED_KINDS
+        pooled = product.delivery_kind.pooled
         most = min(left, ordering.policy.max_quantity) if pooled else ordering.policy.max_quantity
         context = {"product": product, "left": left, "pooled": pooled, "most": most}
         return with_device(request, Template("shop/product.html", context=context))
