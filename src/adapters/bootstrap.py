@@ -42,6 +42,7 @@ from adapters.queue.jobs import DramatiqJobs, RunByCaller
 from adapters.security.passwords import Argon2Passwords
 from adapters.security.signer import HmacSigner
 from adapters.settings import Settings
+from adapters.suppliers.kaquan import KaquanSupplier
 from adapters.vault import AesGcmVault
 from domain.operations import HEARTBEAT_EVERY
 from domain.orders import OrderPolicy
@@ -65,6 +66,7 @@ from domain.services.price_rules import PriceRules
 from domain.services.redemption import Redemption
 from domain.services.resellers import Resellers
 from domain.services.shops import Shops
+from domain.services.sourcing import Sourcing
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
@@ -101,6 +103,8 @@ class Container:
     api_orders: ApiOrders
     callbacks: Callbacks
     webhook_sender: HttpWebhookSender
+    sourcing: Sourcing
+    supplier_client: KaquanSupplier
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -142,6 +146,7 @@ class Container:
         self._closed = True
         await self.engine.dispose()
         await self.webhook_sender.aclose()
+        await self.supplier_client.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -182,7 +187,9 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     gateway = EPayGateway(settings.epay_url, settings.epay_merchant_id, keys.epay_key)
     ordering = Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy)
     resellers = Resellers(uow, clock, settings.reseller_max_depth)
-    delivery = Delivery(uow, vault, jobs, clock)
+    supplier_client = KaquanSupplier()
+    sourcing = Sourcing(uow, vault, supplier_client, jobs, clock)
+    delivery = Delivery(uow, vault, jobs, clock, sourcing=sourcing)
     balance_payments = BalancePayments(uow, jobs, clock, policy)
     webhook_sender = HttpWebhookSender()
     callbacks = Callbacks(
@@ -216,6 +223,8 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         api_orders=ApiOrders(uow, balance_payments, delivery, callbacks, vault, clock, policy),
         callbacks=callbacks,
         webhook_sender=webhook_sender,
+        sourcing=sourcing,
+        supplier_client=supplier_client,
     )
 
 

@@ -387,11 +387,14 @@ class Order:
     def start_delivery(self, now: datetime, actor: str = "system") -> None:
         self.move(S.DELIVERING, now, "delivery_started", actor)
 
-    def units_delivered(self, count: int, now: datetime, actor: str = "system") -> None:
-        """`count` more units went out; the order ends delivered, partially delivered or failed."""
+    def units_delivered(self, count: int, now: datetime, actor: str = "system", *, more_to_come: bool = False) -> None:
+        """`count` more units went out; the order ends delivered, partially delivered or failed — unless other
+        sources are still to be asked for the rest (`more_to_come`): then it stays delivering."""
         self.delivered_units += count
         if count and self.api is None:
             self.notification = "pending"  # the buyer is told about every delivery
+        if more_to_come and self.delivered_units < self.quantity:
+            return
         if self.delivered_units >= self.quantity:
             self.attention = None
             self.move(S.DELIVERED, now, "all_units_delivered", actor)

@@ -24,6 +24,7 @@ from domain.redemption import DeliveredUnit
 from domain.resellers import Reseller
 from domain.shops import Shop
 from domain.staff import StaffMember
+from domain.suppliers import Listing, PlacedUpstream, Source, Upstream, UpstreamOrder
 from domain.webhooks import WebhookAttempt, WebhookMessage
 
 
@@ -385,6 +386,63 @@ class WebhookRepository(Protocol):
         ...
 
 
+class SupplierRepository(Protocol):
+    async def add(self, upstream: Upstream) -> Upstream:
+        """Raises ValidationFailed (name taken) for a name in use."""
+        ...
+
+    async def get(self, upstream_id: int) -> Upstream | None: ...
+
+    async def all(self) -> list[Upstream]: ...
+
+    async def replace_listings(self, upstream_id: int, listings: Sequence[Listing], synced_at: datetime) -> None:
+        """The upstream's catalog as just synced (products gone upstream are gone here)."""
+        ...
+
+    async def listings(self, upstream_id: int | None = None) -> list[Listing]: ...
+
+    async def sources(self, product_id: int) -> list[Source]:
+        """The product's fulfilment sources in order; none: its own pool only."""
+        ...
+
+    async def set_sources(self, product_id: int, sources: Sequence[Source]) -> None: ...
+
+    async def upstream_orders(self, order_id: int) -> list[PlacedUpstream]:
+        """The order's orders placed upstream, oldest first."""
+        ...
+
+    async def record_upstream_order(self, placed: PlacedUpstream) -> PlacedUpstream:
+        """Insert or update (by upstream and out_trade_no)."""
+        ...
+
+    async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
+        """Delivering orders with an upstream order still ordering or processing, unchanged since `updated_before`."""
+        ...
+
+    async def order_id_for(self, upstream_id: int, out_trade_no: str) -> int | None:
+        """Our order behind an out_trade_no we used upstream (an upstream's webhook names only that)."""
+        ...
+
+
+class SupplierClient(Protocol):
+    """Open API v1 spoken to an upstream, as one of its resellers."""
+
+    async def catalog(self, upstream: Upstream, secret: str) -> list[Listing]:
+        """Raises UpstreamUnavailable."""
+        ...
+
+    async def order(
+        self, upstream: Upstream, secret: str, out_trade_no: str, sku: str, quantity: int, recharge_account: str
+    ) -> UpstreamOrder:
+        """Place (or, for an out_trade_no used before, fetch) an order; raises UpstreamRefused or
+        UpstreamUnavailable (then whether it was made is unknown: ask with `find`)."""
+        ...
+
+    async def find(self, upstream: Upstream, secret: str, out_trade_no: str) -> UpstreamOrder | None:
+        """The order made under out_trade_no, or None if there is none; raises UpstreamUnavailable."""
+        ...
+
+
 class PriceRepository(Protocol):
     """The merchant's price rules (tiers, tier prices, per-reseller prices, quantity breaks, floors) and who
     may sell what."""
@@ -515,8 +573,9 @@ class HttpAnswer:
 
 
 class WebhookSender(Protocol):
-    async def post(self, url: str, headers: dict[str, str], body: bytes) -> HttpAnswer:
-        """POST once, no redirects followed, within a short timeout; never raises for the far end's failures."""
+    async def post(self, url: str, address: str, headers: dict[str, str], body: bytes) -> HttpAnswer:
+        """POST once to `address`, the one the URL's host was checked to have (looked up again, it could answer
+        otherwise), no redirects followed, within a short timeout; never raises for the far end's failures."""
         ...
 
 
@@ -569,6 +628,7 @@ class UnitOfWork(Protocol):
     prices: PriceRepository
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
+    suppliers: SupplierRepository
     ledger: LedgerRepository
     audit: AuditLog
     worker_beats: WorkerBeats

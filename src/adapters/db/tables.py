@@ -467,3 +467,63 @@ webhook_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
     Index(None, "message_id", "id"),
 )
+
+# Upstream suppliers (other kaquan instances, where the merchant is a reseller), their synced catalogs, the
+# ordered fulfilment sources of each product, and every order placed upstream.
+upstreams = Table(
+    "upstreams",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("base_url", String(255), nullable=False),
+    Column("key_id", String(20), nullable=False),
+    Column("secret_key_id", String(16), nullable=False),
+    Column("secret_nonce", LargeBinary(12), nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("webhook_key_id", String(16)),
+    Column("webhook_nonce", LargeBinary(12)),
+    Column("webhook_ciphertext", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("synced_at", UTCDateTime),
+)
+
+upstream_products = Table(
+    "upstream_products",
+    metadata,
+    Column("upstream_id", Integer, ForeignKey("upstreams.id"), primary_key=True),
+    Column("sku", String(40), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="CNY"),
+    Column("delivery_kind", String(16), nullable=False),
+    Column("in_stock", Boolean, nullable=False),
+    Column("available", Integer),
+    Column("synced_at", UTCDateTime, nullable=False),
+)
+
+product_sources = Table(
+    "product_sources",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("upstream_id", Integer, ForeignKey("upstreams.id")),  # empty: the own code pool
+    Column("upstream_sku", String(40), nullable=False, server_default=""),
+    Column("cost_ceiling_minor", BigInteger),
+)
+
+upstream_orders = Table(
+    "upstream_orders",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("upstream_id", Integer, ForeignKey("upstreams.id"), nullable=False),
+    Column("out_trade_no", String(64), nullable=False),
+    Column("upstream_order_no", String(32)),
+    Column("units", Integer, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("unit_cost_minor", BigInteger),
+    Column("error", String(64), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("upstream_id", "out_trade_no"),
+)

@@ -20,6 +20,7 @@ from adapters.db.prices import SqlPrices
 from adapters.db.products import SqlProducts
 from adapters.db.resellers import SqlResellers
 from adapters.db.staff import SqlStaff
+from adapters.db.suppliers import SqlSuppliers
 from adapters.db.webhooks import SqlWebhooks
 
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     prices: SqlPrices
     api_keys: SqlApiKeys
     webhooks: SqlWebhooks
+    suppliers: SqlSuppliers
     ledger: SqlLedger
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
@@ -64,6 +66,7 @@ class SqlUnitOfWork:
         self.prices = SqlPrices(self._connection)
         self.api_keys = SqlApiKeys(self._connection)
         self.webhooks = SqlWebhooks(self._connection, lock=not self._read_only)
+        self.suppliers = SqlSuppliers(self._connection)
         self.ledger = SqlLedger(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)

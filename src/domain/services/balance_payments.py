@@ -33,6 +33,7 @@ from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.resellers import Reseller, check_active
 from domain.services.offers import Offer, chain_of, offers
 from domain.services.resellers import charge_wallet, find_reseller
+from domain.services.sourcing import hold_stock
 
 BALANCE = "balance"  # the payment method's name on orders and payment rows
 
@@ -99,8 +100,7 @@ class BalancePayments:
             # The wallet first (locked until commit): an order it cannot pay for never holds codes meanwhile.
             balance = Money(await uow.ledger.balance(reseller.wallet, lock=True), order.total.currency)
             Wallet(balance, reseller.credit_limit).check_can_spend(order.total)
-            if order.pooled:
-                await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
+            await hold_stock(uow, order, now)
             order.await_payment(now)
             order = await uow.orders.add(order)
             await _charge(uow, order, reseller, now, actor)

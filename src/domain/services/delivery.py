@@ -1,4 +1,5 @@
-"""Delivery: a paid order's units go out exactly once — from the code pool, or typed in by an operator.
+"""Delivery: a paid order's units go out exactly once — from the code pool, from upstream suppliers, or typed
+in by an operator.
 
 The database decides: delivery locks the order, and a unit is stored once (unique per order unit, and a
 code in at most one unit). A lost queue message only delays delivery; the sweeper sends it again.
@@ -19,6 +20,7 @@ from domain.operations import Nudges
 from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit, content_binding, new_token, token_binding, token_hash
+from domain.services.sourcing import Sourcing
 
 # A paid order not delivered after this long has lost its message (or its worker): send it again (and
 # again, backing off, while it stays undelivered).
@@ -35,24 +37,60 @@ class Delivery:
     vault: CodeVault
     jobs: BackgroundJobs
     clock: Clock
+    sourcing: Sourcing | None = None  # upstream suppliers, for products that have them as sources
     _nudges: Nudges = field(
         default_factory=lambda: Nudges(first=REDELIVER_AFTER * 2, most=timedelta(minutes=1)), compare=False, repr=False
     )
 
     async def deliver(self, order_id: int) -> None:
-        """Deliver a paid order. Safe to run any number of times, also at once: only the first does anything."""
+        """Deliver a paid order. Safe to run any number of times, also at once: only the first does anything.
+
+        The pool goes first (codes reserved at placement); what it could not fill goes to the product's upstream
+        sources, if it has any — outside any transaction, since they answer over the network."""
         now = self.clock.now()
         async with self.uow() as uow:
             order = await uow.orders.get(order_id)
-            if order is None or order.status is not OrderStatus.PAID or order.attention is not None:
-                return  # delivered, waiting for staff, refunded …: nothing for a worker to do
-            if order.pooled:
-                await self._from_pool(uow, order, now, Actor.system())
-            else:
-                order.wait_for_fulfilment(now)
+            if order is None or order.attention is not None:
+                return  # waiting for staff
+            upstream = self.sourcing is not None and any(
+                not source.is_pool for source in await uow.suppliers.sources(order.product_id)
+            )
+            if order.status is OrderStatus.PAID:
+                if order.pooled:
+                    await self._from_pool(uow, order, now, Actor.system(), more_to_come=upstream)
+                elif upstream:
+                    order.start_delivery(now)
+                else:
+                    order.wait_for_fulfilment(now)
+                await uow.orders.save(order)
+                await uow.commit()
+            elif not (upstream and order.status is OrderStatus.DELIVERING):
+                return  # delivered, refunded …: nothing for a worker to do
+        if upstream and self.sourcing is not None:
+            await self.sourcing.fulfil(order_id, self.receive)
+            async with self.uow(read_only=True) as uow:
+                order = await uow.orders.get(order_id) or order
+        await self._announce(order)
+
+    async def receive(self, order_id: int, codes: Sequence[CardSecret], unit_cost: Money, source: str) -> Order:
+        """Units an upstream source delivered for the order, stored like typed-in ones (sealed) and booked at the
+        source's price; the timeline says which source it was."""
+        now = self.clock.now()
+        actor = Actor.system()
+        async with self.uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None or order.status is not OrderStatus.DELIVERING:
+                raise NothingToFulfil(f"order #{order_id} is not being delivered")
+            codes = list(codes)[: order.undelivered_units]
+            first = order.delivered_units + 1
+            units = [self._unit(order, first + i, now, actor, content=code) for i, code in enumerate(codes)]
+            await uow.deliveries.add(units)
+            await _book_sale(uow, order, len(units), unit_cost * len(units), now, actor)
+            order.record(now, "delivered_by_source", details={"source": source, "units": len(units)})
+            order.units_delivered(len(units), now, actor.name)
             await uow.orders.save(order)
             await uow.commit()
-        await self._announce(order)
+        return order
 
     async def sweep(self) -> int:
         """Send paid orders that should have been delivered by now to the workers again; returns how many."""
@@ -107,7 +145,10 @@ class Delivery:
         if order.calls_back:
             await self.jobs.call_back(order.id or 0)
 
-    async def _from_pool(self, uow: UnitOfWork, order: Order, now: datetime, actor: Actor) -> None:
+    async def _from_pool(
+        self, uow: UnitOfWork, order: Order, now: datetime, actor: Actor, *, more_to_come: bool = False
+    ) -> None:
+        """Sell what the order holds in the pool; `more_to_come`: upstream sources are asked for the rest."""
         if order.status is not OrderStatus.DELIVERING:
             order.start_delivery(now, actor.name)
         sold = await uow.codes.sell(order.holder, now)
@@ -115,7 +156,9 @@ class Delivery:
         units = [self._unit(order, first + i, now, actor, code_id=code_id) for i, code_id in enumerate(sold)]
         await uow.deliveries.add(units)
         await _book_sale(uow, order, len(units), Money(await uow.codes.unit_costs(sold)), now, actor)
-        order.units_delivered(len(units), now, actor.name)
+        if units and more_to_come:
+            order.record(now, "delivered_by_source", details={"source": "pool", "units": len(units)})
+        order.units_delivered(len(units), now, actor.name, more_to_come=more_to_come)
 
     def _unit(
         self,

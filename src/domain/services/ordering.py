@@ -24,6 +24,7 @@ from domain.orders import (
 from domain.payments import PaymentNotice, PaymentRejected, PaymentRequest
 from domain.ports import BackgroundJobs, Clock, CodeVault, PaymentGateway, Signer, UnitOfWork, UnitOfWorkFactory
 from domain.services.redemption import order_tokens
+from domain.services.sourcing import hold_stock
 
 ORDER_PAGE = "order-page"
 
@@ -63,8 +64,7 @@ class Ordering:
             keys = order.holding_keys()
             await uow.orders.lock_buyer(keys)
             check_unpaid_cap(await uow.orders.unpaid_units(keys), order.quantity, self.policy)
-            if order.pooled:
-                await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
+            await hold_stock(uow, order, now)
             order.await_payment(now)
             order = await uow.orders.add(order)
             await uow.commit()

@@ -1,0 +1,195 @@
+"""Upstream suppliers, their synced catalogs, products' fulfilment sources and orders placed upstream, in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db.engine import insert_for
+from adapters.db.tables import orders, product_sources, upstream_orders, upstream_products, upstreams
+from domain.codepool import Sealed
+from domain.errors import ValidationFailed
+from domain.money import Money
+from domain.orders import OrderStatus
+from domain.suppliers import Listing, PlacedUpstream, Source, Upstream, UpstreamStatus
+
+
+class SqlSuppliers:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, upstream: Upstream) -> Upstream:
+        values: dict[str, Any] = {
+            "name": upstream.name,
+            "base_url": upstream.base_url,
+            "key_id": upstream.key_id,
+            "secret_key_id": upstream.secret.key_id,
+            "secret_nonce": upstream.secret.nonce,
+            "secret_ciphertext": upstream.secret.ciphertext,
+            "created_at": upstream.created_at,
+        }
+        if upstream.webhook_secret is not None:
+            values |= {
+                "webhook_key_id": upstream.webhook_secret.key_id,
+                "webhook_nonce": upstream.webhook_secret.nonce,
+                "webhook_ciphertext": upstream.webhook_secret.ciphertext,
+            }
+        try:
+            async with self._db.begin_nested():
+                new_id = (
+                    await self._db.execute(insert(upstreams).values(values).returning(upstreams.c.id))
+                ).scalar_one()
+        except IntegrityError:
+            raise ValidationFailed({"name": "name_taken"}) from None
+        return await self.get(new_id) or upstream
+
+    async def get(self, upstream_id: int) -> Upstream | None:
+        row = (await self._db.execute(select(upstreams).where(upstreams.c.id == upstream_id))).mappings().first()
+        return _upstream(row) if row else None
+
+    async def all(self) -> list[Upstream]:
+        rows = await self._db.execute(select(upstreams).order_by(upstreams.c.name))
+        return [_upstream(row) for row in rows.mappings()]
+
+    async def replace_listings(self, upstream_id: int, listings: Sequence[Listing], synced_at: datetime) -> None:
+        await self._db.execute(delete(upstream_products).where(upstream_products.c.upstream_id == upstream_id))
+        if listings:
+            await self._db.execute(
+                insert(upstream_products),
+                [
+                    {"upstream_id": upstream_id, "sku": item.sku, "name": item.name, "price_minor": item.price.minor,
+                     "currency": item.price.currency, "delivery_kind": item.delivery_kind, "in_stock": item.in_stock,
+                     "available": item.available, "synced_at": item.synced_at}
+                    for item in listings
+                ],
+            )  # fmt: skip
+        await self._db.execute(update(upstreams).where(upstreams.c.id == upstream_id).values(synced_at=synced_at))
+
+    async def listings(self, upstream_id: int | None = None) -> list[Listing]:
+        query = select(upstream_products).order_by(upstream_products.c.upstream_id, upstream_products.c.sku)
+        if upstream_id is not None:
+            query = query.where(upstream_products.c.upstream_id == upstream_id)
+        return [
+            Listing(r.upstream_id, r.sku, r.name, Money(r.price_minor, r.currency), r.delivery_kind, r.in_stock,
+                    r.available, r.synced_at)
+            for r in await self._db.execute(query)
+        ]  # fmt: skip
+
+    async def sources(self, product_id: int) -> list[Source]:
+        rows = await self._db.execute(
+            select(product_sources)
+            .where(product_sources.c.product_id == product_id)
+            .order_by(product_sources.c.position)
+        )
+        return [
+            Source(r.position, r.upstream_id, r.upstream_sku,
+                   Money(r.cost_ceiling_minor) if r.cost_ceiling_minor is not None else None)
+            for r in rows
+        ]  # fmt: skip
+
+    async def set_sources(self, product_id: int, sources: Sequence[Source]) -> None:
+        await self._db.execute(delete(product_sources).where(product_sources.c.product_id == product_id))
+        if sources:
+            await self._db.execute(
+                insert(product_sources),
+                [
+                    {"product_id": product_id, "position": s.position, "upstream_id": s.upstream_id,
+                     "upstream_sku": s.upstream_sku,
+                     "cost_ceiling_minor": s.cost_ceiling.minor if s.cost_ceiling else None}
+                    for s in sources
+                ],
+            )  # fmt: skip
+
+    async def upstream_orders(self, order_id: int) -> list[PlacedUpstream]:
+        rows = await self._db.execute(
+            select(upstream_orders).where(upstream_orders.c.order_id == order_id).order_by(upstream_orders.c.id)
+        )
+        return [_placed(row) for row in rows.mappings()]
+
+    async def record_upstream_order(self, placed: PlacedUpstream) -> PlacedUpstream:
+        values = {
+            "order_id": placed.order_id,
+            "upstream_id": placed.upstream_id,
+            "out_trade_no": placed.out_trade_no,
+            "upstream_order_no": placed.upstream_order_no or None,
+            "units": placed.units,
+            "status": placed.status.value,
+            "unit_cost_minor": placed.unit_cost.minor if placed.unit_cost else None,
+            "error": placed.error[:64],
+            "created_at": placed.created_at,
+            "updated_at": placed.updated_at,
+        }
+        changing = {
+            k: v for k, v in values.items() if k not in ("order_id", "upstream_id", "out_trade_no", "created_at")
+        }
+        upsert = (
+            insert_for(self._db, upstream_orders)
+            .values(values)
+            .on_conflict_do_update(index_elements=[upstream_orders.c.upstream_id, upstream_orders.c.out_trade_no],
+                                   set_=changing)
+            .returning(upstream_orders.c.id)
+        )  # fmt: skip
+        new_id = (await self._db.execute(upsert)).scalar_one()
+        return replace(placed, id=new_id)
+
+    async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
+        open_statuses = (UpstreamStatus.ORDERING.value, UpstreamStatus.PROCESSING.value)
+        rows = await self._db.execute(
+            select(upstream_orders.c.order_id)
+            .join(orders, orders.c.id == upstream_orders.c.order_id)
+            .where(
+                upstream_orders.c.status.in_(open_statuses),
+                upstream_orders.c.updated_at < updated_before,
+                orders.c.status == OrderStatus.DELIVERING.value,
+            )
+            .distinct()
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def order_id_for(self, upstream_id: int, out_trade_no: str) -> int | None:
+        query = select(upstream_orders.c.order_id).where(
+            upstream_orders.c.upstream_id == upstream_id, upstream_orders.c.out_trade_no == out_trade_no
+        )
+        return (await self._db.execute(query)).scalar_one_or_none()
+
+
+def _upstream(row: RowMapping) -> Upstream:
+    webhook = (
+        Sealed(row["webhook_key_id"], row["webhook_nonce"], row["webhook_ciphertext"])
+        if row["webhook_key_id"]
+        else None
+    )
+    return Upstream(
+        id=row["id"],
+        name=row["name"],
+        base_url=row["base_url"],
+        key_id=row["key_id"],
+        secret=Sealed(row["secret_key_id"], row["secret_nonce"], row["secret_ciphertext"]),
+        webhook_secret=webhook,
+        created_at=row["created_at"],
+        synced_at=row["synced_at"],
+    )
+
+
+def _placed(row: RowMapping) -> PlacedUpstream:
+    return PlacedUpstream(
+        id=row["id"],
+        order_id=row["order_id"],
+        upstream_id=row["upstream_id"],
+        out_trade_no=row["out_trade_no"],
+        upstream_order_no=row["upstream_order_no"] or "",
+        units=row["units"],
+        status=UpstreamStatus(row["status"]),
+        unit_cost=Money(row["unit_cost_minor"]) if row["unit_cost_minor"] is not None else None,
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,158 @@
+"""Upstream suppliers: other kaquan instances (or anything speaking Open API v1) where the merchant is itself a
+reseller. Their catalog is synced into a mapping; a product lists its fulfilment sources in order — its own
+code pool, then upstream A, then upstream B — and delivery falls through to the next source when one is out of
+stock, failing, or dearer than the ceiling the merchant set for it.
+
+An upstream order is named by our order number and the source's position (its out_trade_no), so asking again —
+after a timeout, a crash, a lost answer — is the same order upstream, never a second purchase.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from domain.codepool import CardSecret, Sealed
+from domain.errors import DomainError, ValidationFailed
+from domain.money import Money
+
+NAME_MAX = 64
+
+
+class UpstreamUnavailable(DomainError):
+    """No usable answer: a timeout, a refused connection, a 5xx. `in_flight`: the request may still be running
+    there (sent, then no answer), so whether an order was made is unknown until it is asked again later."""
+
+    code = "upstream_unavailable"
+
+    def __init__(self, message: str, *, in_flight: bool = False) -> None:
+        super().__init__(message)
+        self.in_flight = in_flight
+
+
+class UpstreamRefused(DomainError):
+    """The upstream said no, with its stable error code (out_of_stock, insufficient_balance, …)."""
+
+    code = "upstream_refused"
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason, reason=reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    name: str
+    base_url: str  # e.g. https://upstream.example.com (the API lives under /api/v1)
+    key_id: str
+    secret: Sealed
+    webhook_secret: Sealed | None
+    created_at: datetime
+    synced_at: datetime | None = None
+    id: int | None = None
+
+    @staticmethod
+    def check(name: str, base_url: str, key_id: str, secret: str) -> tuple[str, str]:
+        """The name and base URL, checked along with the credentials' shape; ValidationFailed names each field."""
+        errors: dict[str, str] = {}
+        name = name.strip()
+        if not name:
+            errors["name"] = "required"
+        elif len(name) > NAME_MAX:
+            errors["name"] = "too_long"
+        url = base_url.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            errors["base_url"] = "invalid_url"
+        if not re.match(r"^kq_[A-Za-z0-9]{16}$", key_id.strip()):
+            errors["key_id"] = "invalid_api_key"
+        if not secret.strip():
+            errors["secret"] = "required"  # noqa: S105 — a form error's code, not a secret
+        if errors:
+            raise ValidationFailed(errors)
+        return name, url
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A product in an upstream's catalog, as last synced: what it costs us there, and whether it has stock."""
+
+    upstream_id: int
+    sku: str
+    name: str
+    price: Money
+    delivery_kind: str
+    in_stock: bool
+    available: int | None
+    synced_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One fulfilment source of a product, in the product's order: the own pool, or an upstream's product
+    (with an optional ceiling: dearer than this per unit, the source is passed over)."""
+
+    position: int
+    upstream_id: int | None = None  # None: the merchant's own code pool
+    upstream_sku: str = ""
+    cost_ceiling: Money | None = None
+
+    @property
+    def is_pool(self) -> bool:
+        return self.upstream_id is None
+
+    def out_trade_no(self, order_number: str) -> str:
+        """Our name for the order placed at this source: the same on every try."""
+        return f"{order_number}-{self.position}"
+
+
+class UpstreamStatus(StrEnum):
+    """An order placed upstream, as its answer leaves it."""
+
+    ORDERING = "ordering"  # asked; no answer yet (a timeout leaves it here until it is asked again)
+    PROCESSING = "processing"  # accepted, not delivered yet: its webhook or a later query completes it
+    DELIVERED = "delivered"
+    FAILED = "failed"  # refused, refunded or failed upstream: the next source is tried
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamOrder:
+    """An upstream's answer about one of our orders there."""
+
+    out_trade_no: str
+    order_no: str
+    status: UpstreamStatus
+    unit_price: Money
+    codes: tuple[CardSecret, ...] = ()
+
+
+def passed_over(source: Source, listing: Listing | None) -> str | None:
+    """Why a source is skipped before it is even asked (None: ask it): not in the upstream's catalog at the last
+    sync, or dearer than the product's ceiling for it. Stock is not judged from the sync: it may have changed,
+    and an upstream out of stock says so when asked."""
+    if listing is None:
+        return "not_in_upstream_catalog"
+    if source.cost_ceiling is not None and listing.price > source.cost_ceiling:
+        return "above_cost_ceiling"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedUpstream:
+    """One of our orders placed at an upstream, as far as we know: what the timeline shows, and what a retry
+    asks about before it orders anything."""
+
+    order_id: int
+    upstream_id: int
+    out_trade_no: str
+    units: int
+    status: UpstreamStatus
+    created_at: datetime
+    updated_at: datetime
+    upstream_order_no: str = ""
+    unit_cost: Money | None = None
+    error: str = ""
+    id: int | None = None
