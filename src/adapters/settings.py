@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     reseller_max_depth: int = Field(default=3, description="levels of resellers below the merchant")
     api_rate_per_minute: int = Field(default=600, description="Open API requests per minute per key")
+    supplier_timeout_seconds: float = Field(
+        default=10, gt=0, description="how long an upstream supplier may take to answer; then it is asked again later"
+    )
     allow_private_callbacks: bool = Field(
         default=False, description="let API callback URLs resolve to loopback or private addresses (closed networks)"
     )

@@ -48,12 +48,6 @@ class AddressNotAllowed(DomainError):
     code = "ip_not_allowed"
 
 
-class ResellerDisabled(DomainError):
-    """The key's reseller is switched off: its keys stop working with it (403)."""
-
-    code = "reseller_disabled"
-
-
 class RateLimited(DomainError):
     code = "rate_limited"
 
@@ -89,6 +83,8 @@ class ApiKey:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped  # an IPv4 caller as a dual-stack socket reports it: the list names it in IPv4
         return any(ip in ipaddress.ip_network(network) for network in self.allowed_ips)
 
 
@@ -120,9 +116,10 @@ def parse_allowlist(text: str) -> tuple[str, ...]:
             networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
             raise ValidationFailed({"allowed_ips": "invalid_network"}) from None
-    if len(networks) > ALLOWLIST_MAX:
-        raise ValidationFailed({"allowed_ips": "too_many"})
-    return tuple(dict.fromkeys(networks))
+    unique = tuple(dict.fromkeys(networks))
+    if len(unique) > ALLOWLIST_MAX:
+        raise ValidationFailed({"allowed_ips": "too_many_networks"})
+    return unique
 
 
 def check_label(text: str) -> str:
@@ -204,10 +201,10 @@ class ApiOrderRequest:
             errors["out_trade_no"] = "required"
         elif not OUT_TRADE_NO.match(out_trade_no):
             errors["out_trade_no"] = "invalid_out_trade_no"
-        account = body.get("recharge_account") or ""
+        account = _optional(body, "recharge_account")
         if not isinstance(account, str) or len(account) > 128:
             errors["recharge_account"] = "too_long" if isinstance(account, str) else "invalid_value"
-        callback = body.get("callback_url") or ""
+        callback = _optional(body, "callback_url")
         if not isinstance(callback, str) or (callback and not _is_web_url(callback)):
             errors["callback_url"] = "invalid_url"
         unknown = sorted(set(body) - {"sku", "quantity", "out_trade_no", "recharge_account", "callback_url"})
@@ -224,6 +221,12 @@ class ApiOrderRequest:
         }
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return cls(**values, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())  # type: ignore[arg-type]
+
+
+def _optional(body: dict[str, Any], name: str) -> Any:
+    """An optional field: absent or null is empty; any other value is checked as given (0 or false is wrong)."""
+    value = body.get(name)
+    return "" if value is None else value
 
 
 def _is_web_url(text: str) -> bool:

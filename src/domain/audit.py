@@ -44,6 +44,11 @@ class Actor:
         return cls(ActorKind.API, key_id, None, ip)
 
     @classmethod
+    def upstream(cls, name: str) -> Actor:
+        """An upstream supplier delivering units of an order (named in the units it delivered)."""
+        return cls(ActorKind.SYSTEM, f"upstream:{name}"[:64])
+
+    @classmethod
     def anonymous(cls, ip: str | None) -> Actor:
         return cls(ActorKind.ANONYMOUS, "anonymous", None, ip)
 

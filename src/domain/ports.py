@@ -415,6 +415,10 @@ class SupplierRepository(Protocol):
         """Insert or update (by upstream and out_trade_no)."""
         ...
 
+    async def upstream_stock(self, product_ids: Sequence[int]) -> dict[int, int]:
+        """Per product with upstream sources: the units its upstreams had in stock at their last sync."""
+        ...
+
     async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
         """Delivering orders with an upstream order still ordering or processing, unchanged since `updated_before`."""
         ...
@@ -432,10 +436,18 @@ class SupplierClient(Protocol):
         ...
 
     async def order(
-        self, upstream: Upstream, secret: str, out_trade_no: str, sku: str, quantity: int, recharge_account: str
+        self,
+        upstream: Upstream,
+        secret: str,
+        out_trade_no: str,
+        sku: str,
+        quantity: int,
+        recharge_account: str,
+        callback_url: str,
     ) -> UpstreamOrder:
-        """Place (or, for an out_trade_no used before, fetch) an order; raises UpstreamRefused or
-        UpstreamUnavailable (then whether it was made is unknown: ask with `find`)."""
+        """Place (or, for an out_trade_no used before, fetch) an order — its outcome called back to `callback_url`
+        when one is given; raises UpstreamRefused or UpstreamUnavailable (then whether it was made is unknown: ask
+        with `find`)."""
         ...
 
     async def find(self, upstream: Upstream, secret: str, out_trade_no: str) -> UpstreamOrder | None:

@@ -20,6 +20,8 @@ from domain.errors import DomainError, ValidationFailed
 from domain.money import Money
 
 NAME_MAX = 64
+# Where an upstream calls back about our orders there (the web layer serves it; verified by its webhook secret).
+WEBHOOK_PATH = "/suppliers/{upstream_id}/webhook"
 
 
 class UpstreamUnavailable(DomainError):
@@ -54,6 +56,13 @@ class Upstream:
     synced_at: datetime | None = None
     id: int | None = None
 
+    def callback_url(self, our_base_url: str) -> str:
+        """Where its webhooks reach us ("" — none asked for — without a webhook secret to check them by, or
+        without our own address): then its orders are polled."""
+        if self.webhook_secret is None or self.id is None or not our_base_url:
+            return ""
+        return our_base_url.rstrip("/") + WEBHOOK_PATH.format(upstream_id=self.id)
+
     @staticmethod
     def check(name: str, base_url: str, key_id: str, secret: str) -> tuple[str, str]:
         """The name and base URL, checked along with the credentials' shape; ValidationFailed names each field."""
@@ -68,7 +77,7 @@ class Upstream:
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             errors["base_url"] = "invalid_url"
         if not re.match(r"^kq_[A-Za-z0-9]{16}$", key_id.strip()):
-            errors["key_id"] = "invalid_api_key"
+            errors["key_id"] = "invalid_key_id"
         if not secret.strip():
             errors["secret"] = "required"  # noqa: S105 — a form error's code, not a secret
         if errors:

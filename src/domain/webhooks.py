@@ -28,6 +28,7 @@ EVENTS = {
     OrderStatus.REFUNDED: "order.refunded",
 }
 SECRET_PREFIX = "whsec_"  # noqa: S105 — the format's prefix, not a secret
+TOLERANCE_SECONDS = 300  # a received webhook's timestamp may be this far from our clock, either way
 
 
 class MessageStatus(StrEnum):
@@ -98,6 +99,26 @@ def signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def is_secret(text: str) -> bool:
+    """A Standard Webhooks secret's shape: `whsec_` and base64 key bytes."""
+    if not text.startswith(SECRET_PREFIX):
+        return False
+    try:
+        return bool(base64.b64decode(text.removeprefix(SECRET_PREFIX), validate=True))
+    except ValueError:
+        return False
+
+
+def verify(secret: str, msg_id: str, timestamp: str, signatures: str, body: bytes, now: float) -> bool:
+    """A webhook we receive, checked as the specification says: its timestamp (unix seconds) within five minutes
+    of `now`, and one of its space-separated `v1,<base64>` signatures ours (compared in constant time; a sender
+    rotating its secret signs with both)."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(int(timestamp) - now) > TOLERANCE_SECONDS:
+        return False
+    expected = signature(secret, msg_id, timestamp, body).encode()
+    return any(hmac.compare_digest(expected, given.encode()) for given in signatures.split())
 
 
 def order_summary(order: Order) -> dict[str, Any]:

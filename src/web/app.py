@@ -35,6 +35,7 @@ from adapters.bootstrap import Container
 from adapters.payments.sandbox import SandboxGateway
 from domain.money import Money
 from domain.staff import LOCALES, ROLE_PERMISSIONS, Permission, StaffMember
+from web.api import OpenApi
 from web.auth import (
     CSRF_COOKIE,
     PUBLIC_URL,
@@ -49,6 +50,7 @@ from web.controllers.health import healthz, readyz
 from web.controllers.orders import OrderController
 from web.controllers.payments import PaymentNotifyController
 from web.controllers.portal import PortalController
+from web.controllers.portal_api import PortalApiController
 from web.controllers.portal_orders import PortalOrderController
 from web.controllers.portal_purchases import PortalPurchaseController
 from web.controllers.portal_resellers import PortalResellerController
@@ -62,6 +64,8 @@ from web.controllers.sandbox import SandboxController
 from web.controllers.shop import LookupController, ShopController
 from web.controllers.staff import StaffController
 from web.controllers.stock import StockController
+from web.controllers.supplier_webhooks import SupplierWebhookController
+from web.controllers.suppliers import SupplierController
 from web.errors import exception_handlers
 from web.i18n import locale_of, template_gettext
 from web.middleware import RequestContext, response_finisher
@@ -163,7 +167,10 @@ def create_app(container: Container | None = None) -> Litestar:
             ShopController,
             ResellerShopController,
             PortalShopController,
+            PortalApiController,
             PaymentNotifyController,
+            SupplierController,
+            SupplierWebhookController,
             Router("/", route_handlers=[LookupController, ShopLookupController], middleware=[lookup_limit.middleware]),
             Router("/", route_handlers=[RedeemController], middleware=[redeem_limit.middleware]),
             *([SandboxController] if sandbox is not None else []),
@@ -187,6 +194,10 @@ def create_app(container: Container | None = None) -> Litestar:
             "price_rules": provide(container.price_rules),
             "shops": provide(container.shops),
             "portal": provide(container.portal),
+            "api_keys": provide(container.api_keys),
+            "api_orders": provide(container.api_orders),
+            "callbacks": provide(container.callbacks),
+            "sourcing": provide(container.sourcing),
             "balance_payments": provide(container.balance_payments),
             "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
@@ -209,13 +220,13 @@ def create_app(container: Container | None = None) -> Litestar:
             "rate_limit_lookup": container.store("rate-limit:lookup"),
         },
         template_config=templates,
-        plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates))],
+        plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates)), OpenApi(container.api_keys)],
         exception_handlers=exception_handlers,
         before_send=[response_finisher(https=settings.is_production, form_targets=_origin(settings.epay_url))],
         lifespan=[lifespan],
         allowed_hosts=settings.allowed_hosts or None,
         state=State({SESSION_MAX_AGE: settings.session_max_age_seconds, PUBLIC_URL: settings.public_url}),
-        openapi_config=None,
+        openapi_config=None,  # the Open API plugin documents the API, and only the API
         logging_config=None,  # adapters.logging configured it already
         debug=False,
     )
@@ -240,13 +251,14 @@ async def _sweep_every_minute(container: Container) -> None:
 
 async def _sweep_orders(container: Container, every_seconds: float) -> None:
     """Unpaid orders past their window expire (stock released); paid orders whose delivery message or
-    worker was lost are queued again, and so are mails and API callbacks. Runs at start-up too: a restart
-    strands nothing."""
+    worker was lost are queued again, and so are mails, API callbacks and orders an upstream supplier holds.
+    Runs at start-up too: a restart strands nothing."""
     sweeps = (
         container.ordering.expire_due,
         container.delivery.sweep,
         container.notifications.sweep,
         container.callbacks.sweep,
+        container.sourcing.sweep,
     )
     while True:
         for sweep in sweeps:

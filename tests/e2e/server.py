@@ -84,7 +84,7 @@ def running_app(tmp: Path, **env: str) -> Iterator[Server]:
         [*KAQUAN, "setup", "--no-demo"], env=environment, capture_output=True, text=True, check=False
     )
     assert setup.returncode == 0, setup.stderr
-    port = free_port()
+    port = int(env.get("KAQUAN_PORT") or free_port())  # given: the app knows its own address (callback URLs)
     log = tmp / "server.log"
     with log.open("w") as sink:
         web = subprocess.Popen([*KAQUAN, "serve", "--port", str(port)], env=environment, stdout=sink, stderr=sink)

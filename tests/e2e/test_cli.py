@@ -98,3 +98,39 @@ def test_a_reseller_is_created_with_a_tier_and_a_login_whose_invite_link_is_prin
     assert taken.returncode == 1 and "username" in taken.stderr
     listed = owner.get("/admin/resellers").text
     assert "CLI Lost" not in listed and "CLI Again" not in listed
+
+
+def test_api_keys_are_made_listed_and_revoked_from_the_command_line(app_server):
+    made = app_server.kaquan("--json", "reseller", "create", "CLI API", "--contact", "api@example.com")
+    reseller = str(json.loads(made.stdout)["id"])
+    created = app_server.kaquan("--json", "apikey", "create", "--reseller", reseller, "--label", "erp",
+                                "--allow-ip", "203.0.113.7", "--allow-ip", "10.0.0.0/8")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert re.fullmatch(r"kq_\w{16}", key["key_id"]) and key["status"] == "active"
+    assert key["secret"].startswith("sk_") and key["webhook_secret"].startswith("whsec_")
+    assert key["allowed_ips"] == ["203.0.113.7/32", "10.0.0.0/8"]
+    plain = app_server.kaquan("apikey", "create", "--reseller", reseller)
+    assert plain.returncode == 0 and "shown once" in plain.stdout
+    second = re.search(r"key id:\s+(kq_\w+)", plain.stdout).group(1)
+    assert re.search(r"secret:\s+sk_\S+", plain.stdout) and re.search(r"webhook secret:\s+whsec_\S+", plain.stdout)
+
+    listed = app_server.kaquan("--json", "apikey", "list", "--reseller", reseller)
+    keys = json.loads(listed.stdout)["keys"]
+    assert [k["key_id"] for k in keys] == [second, key["key_id"]]
+    assert key["secret"] not in listed.stdout and "secret" not in listed.stdout, "a list never shows secrets"
+    by_key_id = app_server.kaquan("--json", "apikey", "revoke", "--reseller", reseller, key["key_id"])
+    assert json.loads(by_key_id.stdout)["status"] == "revoked"
+    by_number = app_server.kaquan("apikey", "revoke", "--reseller", reseller, str(keys[0]["id"]))
+    assert by_number.returncode == 0 and f"revoked API key {second}" in by_number.stdout
+    assert app_server.kaquan("apikey", "list", "--reseller", reseller).stdout.count("revoked") == 2
+
+    for args, problem in (
+        (("create", "--reseller", reseller, "--allow-ip", "10.0.0.0/33"), "allowed_ips (invalid_network)"),
+        (("create", "--reseller", "999999"), "no reseller #999999"),
+        (("list", "--reseller", "999999"), "no reseller #999999"),
+        (("revoke", "--reseller", "999999", key["key_id"]), f"has no API key {key['key_id']}"),
+        (("revoke", "--reseller", reseller, "kq_nosuchkey00000000"), "has no API key kq_nosuchkey00000000"),
+    ):
+        refused = app_server.kaquan("apikey", *args)
+        assert refused.returncode == 1 and problem in refused.stderr and refused.stdout == "", (args, refused.stderr)

@@ -1,6 +1,7 @@
 """Resellers see only their own business. Two resellers, A and B, each with a login, a sub-reseller with a login,
-and real orders sold in their shops: every object URL of the portal, requested by anyone but the object's
-owner, answers 404 — and no list, statement or file shows another reseller's objects.
+real orders sold in their shops, an API key and an API order with its webhook message: every object URL of the
+portal, requested by anyone but the object's owner, answers 404 — and no list, statement or file shows another
+reseller's objects.
 
 The portal's routes are read from the app's own route table, so an object URL added later is checked too, or
 fails this test until it is.
@@ -12,13 +13,15 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests.e2e.client import Browser
-from tests.e2e.server import Server
+from tests.e2e.server import Server, free_port, running_app
 from tests.e2e.test_orders_http import pay_in_sandbox, wait_for
+from tests.e2e.test_portal_api_http import call_api, create_key, key_row_id, message_link
 from tests.e2e.test_portal_http import invite_sub, new_reseller, on_sale_product, signed_in_owner
 
 SKU = "ISO-CARD"
@@ -40,6 +43,8 @@ class Seller:
     browser: Browser
     orders: list[str] = field(default_factory=list)
     subs: list[int] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)  # its API keys' row ids
+    messages: list[int] = field(default_factory=list)  # the webhook messages about its API orders
 
 
 def open_shop(seller: Seller, slug: str, product_id: int) -> None:
@@ -66,6 +71,27 @@ def sell(server: Server, slug: str, buyer_number: int) -> str:
     return re.search(r"/o/(\d+)\?k=", order_page).group(1)
 
 
+def order_over_the_api(server: Server, seller: Seller, callback_url: str) -> None:
+    """A key made in the portal and an order placed with it, with a callback: its key, order and message."""
+    assert server.kaquan("reseller", "topup", str(seller.id), "50", "--note", "iso").returncode == 0
+    key = create_key(seller.browser, "iso")
+    seller.keys.append(key_row_id(key["page"], key["key-id"]))
+    order = {"sku": SKU, "out_trade_no": f"iso-{seller.id}", "callback_url": callback_url}
+    placed = call_api(server, key, "POST", "/api/v1/orders", order)
+    assert placed.status_code == 201, placed.text
+    number = placed.json()["order_no"]
+    seller.orders.append(number)
+    seller.messages.append(int(message_link(seller.browser, number).rsplit("/", 1)[1]))
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """As the default, but API orders may name a callback on 127.0.0.1 (where nothing listens: each attempt is
+    refused, recorded and retried, and the messages stay for the portal to show)."""
+    with running_app(tmp_path_factory.mktemp("app"), KAQUAN_ALLOW_PRIVATE_CALLBACKS="true") as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def product_id(app_server: Server, tmp_path_factory: pytest.TempPathFactory) -> int:
     made = on_sale_product(app_server, SKU, "19.80")
@@ -78,7 +104,7 @@ def product_id(app_server: Server, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def sellers(app_server: Server, product_id: int) -> dict[str, Seller]:
-    """A and B, each with a sub-reseller; all four with a shop that sold one order."""
+    """A and B, each with a sub-reseller; all four with a shop that sold one order, and one API order."""
     owner = signed_in_owner(app_server)
     found: dict[str, Seller] = {}
     for n, (key, name) in enumerate((("a", "Alpha Traders"), ("b", "Bravo Traders"))):
@@ -89,6 +115,7 @@ def sellers(app_server: Server, product_id: int) -> dict[str, Seller]:
             slug = f"iso-{key}-shop-{i}"
             open_shop(seller, slug, product_id)
             seller.orders.append(sell(app_server, slug, 10 * n + i + 1))
+            order_over_the_api(app_server, seller, f"http://127.0.0.1:{free_port()}/callback")
         found[key], found[f"{key}_sub"] = top, sub
     return found
 
@@ -113,17 +140,25 @@ def portal_routes(app_server: Server) -> list[tuple[str, str]]:
 
 
 def foreign_objects(viewer: Seller, sellers: dict[str, Seller]) -> dict[str, list[str]]:
-    """Per path parameter, the values naming objects that are not the viewer's: other resellers' orders, and
-    every reseller that is not the viewer's own sub-reseller (itself, its parent, the others and theirs)."""
+    """Per path parameter, the values naming objects that are not the viewer's: other resellers' orders, API keys
+    and webhook messages (a sub-reseller's too), and every reseller that is not the viewer's own sub-reseller
+    (itself, its parent, the others and theirs)."""
     others = [s for s in sellers.values() if s is not viewer]
     return {
         "number": [number for s in others for number in s.orders],
         "child_id": [str(s.id) for s in sellers.values() if s.id not in viewer.subs],
+        "key_id": [str(key) for s in others for key in s.keys],
+        "message_id": [str(message) for s in others for message in s.messages],
     }
 
 
 def own_objects(viewer: Seller) -> dict[str, list[str]]:
-    return {"number": viewer.orders, "child_id": [str(i) for i in viewer.subs]}
+    return {
+        "number": viewer.orders,
+        "child_id": [str(i) for i in viewer.subs],
+        "key_id": [str(key) for key in viewer.keys],
+        "message_id": [str(message) for message in viewer.messages],
+    }
 
 
 def urls(path: str, values: dict[str, list[str]], product_id: int) -> list[str]:
@@ -153,6 +188,9 @@ def test_every_object_url_of_someone_else_answers_404(sellers, portal_routes, pr
         "/portal/resellers/{child_id:int}",
         "/portal/resellers/{child_id:int}/terms",
         "/portal/resellers/{child_id:int}/prices/{product_id:int}",
+        "/portal/api/keys/{key_id:int}/revoke",
+        "/portal/api/webhooks/{message_id:int}",
+        "/portal/api/webhooks/{message_id:int}/resend",
     }
     checked = 0
     for viewer in sellers.values():
@@ -162,15 +200,18 @@ def test_every_object_url_of_someone_else_answers_404(sellers, portal_routes, pr
                 checked += 1
             for url in urls(path, own_objects(viewer), product_id):
                 assert request(viewer.browser, method, url) == 200, f"{viewer.name}'s own: {method} {url}"
-    assert checked >= 40
+    assert checked >= 60
 
 
 def test_no_page_or_file_of_the_portal_shows_another_resellers_objects(sellers, portal_routes):
     pages = [path for method, path in portal_routes if method == "GET" and "{" not in path]
     assert {"/portal", "/portal/orders", "/portal/resellers", "/portal/catalog", "/portal/statement.csv"} <= set(pages)
+    assert {"/portal/api", "/portal/api/webhooks"} <= set(pages)
     for viewer in sellers.values():
         others = [s for s in sellers.values() if s is not viewer and s.id not in viewer.subs]
         markers = [marker for s in others for marker in (*s.orders, f'/portal/resellers/{s.id}"')]
+        markers += [f'id="api-key-{key}"' for s in others for key in s.keys]
+        markers += [f'/portal/api/webhooks/{message}"' for s in others for message in s.messages]
         markers += [s.name for s in others if s.name not in viewer.name]  # its parent's name is part of its own
         for path in pages:
             for account in ("wallet", "earnings"):

@@ -211,13 +211,17 @@ def test_terms_and_invited_logins_bring_a_reseller_to_its_portal(app_server):
     shown = browser.get(page).text
     assert '<dd id="tier">bronze</dd>' in shown and '<dd id="status">Disabled</dd>' in shown and "¥100.00" in shown
 
+    assert newcomer.get("/portal").status_code != 200, "disabling the reseller disabled its login, session and all"
+    refused = browser.post(f"{page}/logins", {"username": "portal-shop-2"}, htmx=True)
+    assert refused.status_code == 403, "no new way in for a switched-off reseller"
+    assert browser.post(f"{page}/terms", {**terms, "status": "active"}, htmx=True).status_code == 200
+
     second = browser.post(f"{page}/logins", {"username": "portal-shop-2"}, htmx=True)
     assert second.status_code == 200 and INVITE.search(second.text), second.text
     assert browser.post(f"{page}/logins", {"username": "portal-shop-2"}, htmx=True).status_code == 422
     logins = browser.get(page).text
     assert "<code>portal-shop</code>" in logins and "<code>portal-shop-2</code>" in logins
     assert "/invite/" not in logins  # a link is shown once, when it is made
-    assert newcomer.get("/portal").status_code != 200, "disabling the reseller disabled its login, session and all"
 
     # An invited login whose link got lost gets a new one; the old one stops working.
     login_id = re.search(r"/logins/(\d+)/invite", logins).group(1)  # only the invited login offers it

@@ -35,12 +35,15 @@ class FakeUpstreams:
     made: dict[tuple[str, str], UpstreamOrder] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (upstream, "order"|"find", out_trade_no)
     price: Money = field(default_factory=lambda: Money(1600))
+    down: set[str] = field(default_factory=set)  # upstreams that cannot be reached at all (connection refused)
 
     async def catalog(self, upstream: Upstream, secret: str) -> list[Listing]:
         raise AssertionError("not used here")
 
-    async def order(self, upstream, secret, out_trade_no, sku, quantity, recharge_account) -> UpstreamOrder:
+    async def order(self, upstream, secret, out_trade_no, sku, quantity, recharge_account, callback_url):
         self.calls.append((upstream.name, "order", out_trade_no))
+        if upstream.name in self.down:
+            raise UpstreamUnavailable("ConnectError")
         if (upstream.name, out_trade_no) in self.made:
             return self.made[(upstream.name, out_trade_no)]  # idempotent, like the real API
         outcome = self.scripts[upstream.name].pop(0)
@@ -61,6 +64,8 @@ class FakeUpstreams:
 
     async def find(self, upstream, secret, out_trade_no) -> UpstreamOrder | None:
         self.calls.append((upstream.name, "find", out_trade_no))
+        if upstream.name in self.down:
+            raise UpstreamUnavailable("ConnectError")
         return self.made.get((upstream.name, out_trade_no))
 
     def finish(self, name: str, out_trade_no: str, quantity: int) -> None:
@@ -163,6 +168,24 @@ async def test_a_timeout_never_buys_twice(container, setup):
     )
 
 
+async def test_an_upstream_that_may_have_the_order_is_waited_for_while_it_cannot_be_reached(container, setup):
+    setup.fake.scripts = {"alpha": ["timeout"], "beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)  # alpha made it, but its answer was lost
+    setup.fake.down.add("alpha")
+    await setup.delivery.deliver(order.id)
+    waiting, _ = await current(container, order)
+    assert waiting.status is OrderStatus.DELIVERING
+    assert [c for c in setup.fake.calls if c[0] == "beta"] == [], "not bought elsewhere while alpha may have it"
+    setup.fake.down.clear()
+    setup.fake.finish("alpha", f"{order.number}-2", 1)
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert done.status is OrderStatus.DELIVERED
+    assert [e.details["source"] for e in events if e.kind == "delivered_by_source"] == ["alpha"]
+
+
 async def test_a_source_above_its_ceiling_is_passed_over_and_when_all_fail_staff_are_asked(container, setup):
     setup.fake.price = Money(1800)
     async with container.ordering.uow() as uow:  # alpha now lists it at 18.00, above its 17.00 ceiling
@@ -181,3 +204,10 @@ async def test_a_source_above_its_ceiling_is_passed_over_and_when_all_fail_staff
         Attention.SHORT_DELIVERY,
     )
     assert [c[0] for c in setup.fake.calls] == ["beta"]
+
+
+async def test_a_product_is_for_sale_while_an_upstream_has_it_though_the_pool_is_empty(container, setup):
+    await setup.ordering.place(buy(1))  # holds the pool's only code
+    assert (await container.stock.available([setup.product_id])).get(setup.product_id, 0) == 0, "the pool, for staff"
+    assert (await container.stock.sellable([setup.product_id]))[setup.product_id] == 200, "alpha's and beta's 100"
+    assert (await setup.ordering.place(buy(2))).status is OrderStatus.AWAITING_PAYMENT

@@ -18,8 +18,10 @@ import click
 
 from adapters import bootstrap
 from adapters.cli import demo
+from adapters.cli.apikeys import apikey
 from adapters.cli.resellers import reseller
 from adapters.cli.running import Output, run
+from adapters.cli.upstreams import product_sources, upstream
 from adapters.db import migrate
 from adapters.keys import rotate_code_keys
 from adapters.settings import Settings
@@ -40,6 +42,8 @@ def cli(ctx: click.Context, as_json: bool) -> None:
 
 
 cli.add_command(reseller)
+cli.add_command(apikey)
+cli.add_command(upstream)
 
 
 @cli.command()
@@ -139,6 +143,9 @@ def user_list(out: Output) -> None:
 @cli.group()
 def product() -> None:
     """The product catalog."""
+
+
+product.add_command(product_sources)
 
 
 @product.command("create")

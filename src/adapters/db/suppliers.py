@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +19,9 @@ from domain.errors import ValidationFailed
 from domain.money import Money
 from domain.orders import OrderStatus
 from domain.suppliers import Listing, PlacedUpstream, Source, Upstream, UpstreamStatus
+
+# An upstream in stock that does not count its units (a top-up, say): plenty, as far as a buyer can tell.
+UNCOUNTED = 1_000_000
 
 
 class SqlSuppliers:
@@ -138,6 +141,19 @@ class SqlSuppliers:
         )  # fmt: skip
         new_id = (await self._db.execute(upsert)).scalar_one()
         return replace(placed, id=new_id)
+
+    async def upstream_stock(self, product_ids: Sequence[int]) -> dict[int, int]:
+        listed = and_(
+            upstream_products.c.upstream_id == product_sources.c.upstream_id,
+            upstream_products.c.sku == product_sources.c.upstream_sku,
+        )
+        rows = await self._db.execute(
+            select(product_sources.c.product_id, func.sum(func.coalesce(upstream_products.c.available, UNCOUNTED)))
+            .join(upstream_products, listed)
+            .where(product_sources.c.product_id.in_(product_ids), upstream_products.c.in_stock)
+            .group_by(product_sources.c.product_id)
+        )
+        return {product_id: int(units) for product_id, units in rows}
 
     async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
         open_statuses = (UpstreamStatus.ORDERING.value, UpstreamStatus.PROCESSING.value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -91,4 +91,6 @@ async def call_back(order_id: int) -> None:
 
 @dramatiq.actor(queue_name="webhooks", max_retries=0)
 async def call_back_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
-    await services().callbacks.gave_up(int(message["args"][0]))
+    """After the last retry: the messages this message's retries were for are failed (the reseller may resend)."""
+    tried_since = datetime.fromtimestamp(message["message_timestamp"] / 1000, UTC)  # when it was first sent
+    await services().callbacks.gave_up(int(message["args"][0]), tried_since)

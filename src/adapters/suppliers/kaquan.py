@@ -1,6 +1,7 @@
 """An upstream kaquan (or anything speaking Open API v1), called as one of its resellers: signed requests,
 answers mapped to the supplier port's terms. A timeout or a 5xx is "unavailable" — whether an order was made is
-then unknown until it is asked by its out_trade_no; a 4xx with an error code is a refusal.
+then unknown until it is asked by its out_trade_no; a 4xx with an error code is a refusal. A timeout (ours, or a
+gateway's 504) leaves the request possibly running there: "in flight".
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from domain.money import Money
 from domain.suppliers import Listing, Upstream, UpstreamOrder, UpstreamRefused, UpstreamStatus, UpstreamUnavailable
 
 API = "/api/v1"
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+CONNECT_SECONDS = 3.0
+GATEWAY_TIMEOUT = 504
 # The upstream's statuses, as far as fulfilment here is concerned: partly delivered waits for the rest.
 STATUSES = {
     "processing": UpstreamStatus.PROCESSING,
@@ -32,7 +34,9 @@ STATUSES = {
 
 
 class KaquanSupplier:
-    def __init__(self, timeout: httpx.Timeout = TIMEOUT) -> None:
+    def __init__(self, timeout_seconds: float = 10.0) -> None:
+        """`timeout_seconds`: the longest wait for an answer; past it, the order is asked about later instead."""
+        timeout = httpx.Timeout(timeout_seconds, connect=min(CONNECT_SECONDS, timeout_seconds))
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
 
     async def catalog(self, upstream: Upstream, secret: str) -> list[Listing]:
@@ -53,11 +57,20 @@ class KaquanSupplier:
         ]
 
     async def order(
-        self, upstream: Upstream, secret: str, out_trade_no: str, sku: str, quantity: int, recharge_account: str
+        self,
+        upstream: Upstream,
+        secret: str,
+        out_trade_no: str,
+        sku: str,
+        quantity: int,
+        recharge_account: str,
+        callback_url: str,
     ) -> UpstreamOrder:
-        body = {"sku": sku, "quantity": quantity, "out_trade_no": out_trade_no}
+        body: dict[str, Any] = {"sku": sku, "quantity": quantity, "out_trade_no": out_trade_no}
         if recharge_account:
             body["recharge_account"] = recharge_account
+        if callback_url:
+            body["callback_url"] = callback_url
         return _order(await self._call(upstream, secret, "POST", f"{API}/orders", body))
 
     async def find(self, upstream: Upstream, secret: str, out_trade_no: str) -> UpstreamOrder | None:
@@ -93,7 +106,8 @@ class KaquanSupplier:
         except httpx.HTTPError as failed:  # sent, then no answer: it may still be running there
             raise UpstreamUnavailable(f"{upstream.name}: {type(failed).__name__}", in_flight=True) from None
         if response.status_code >= 500:
-            raise UpstreamUnavailable(f"{upstream.name}: HTTP {response.status_code}")
+            in_flight = response.status_code == GATEWAY_TIMEOUT  # a gateway gave up waiting: it may still run
+            raise UpstreamUnavailable(f"{upstream.name}: HTTP {response.status_code}", in_flight=in_flight)
         try:
             answer = response.json()
         except ValueError:

@@ -13,7 +13,6 @@ from domain.api import (
     ApiKey,
     NewKey,
     RateLimited,
-    ResellerDisabled,
     SignedRequest,
     check_label,
     new_key_id,
@@ -23,7 +22,8 @@ from domain.api import (
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
 from domain.ports import Clock, CodeVault, Counters, UnitOfWorkFactory
-from domain.resellers import Reseller
+from domain.resellers import Reseller, check_active
+from domain.services.offers import chain_of
 from domain.services.resellers import find_reseller
 from domain.webhooks import new_secret as new_webhook_secret
 
@@ -102,6 +102,7 @@ class ApiKeys:
         async with self.uow(read_only=True) as uow:
             key = await uow.api_keys.by_key_id(request.key_id)
             reseller = await uow.resellers.get(key.reseller_id) if key else None
+            chain = await chain_of(uow, reseller) if reseller else []
         if key is None or reseller is None:
             raise ApiAuthFailed("invalid_api_key", "unknown API key")
         if not key.is_active:
@@ -109,8 +110,7 @@ class ApiKeys:
         request.check_signature(self.vault.open(key.secret, binding=secret_binding(key.key_id)).decode())
         if not key.admits(address):
             raise AddressNotAllowed(f"{address} is not on this key's allowlist", address=address)
-        if not reseller.is_active:
-            raise ResellerDisabled(f"reseller #{reseller.id} is disabled")
+        check_active(chain)
         nonce = await self.counters.add(f"api-nonce:{key.key_id}:{request.nonce}", 1, CLOCK_SKEW * 2)
         if nonce.count > 1:
             raise ApiAuthFailed("nonce_reused", "this X-Nonce was used already")

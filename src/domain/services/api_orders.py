@@ -14,9 +14,9 @@ from typing import Any
 
 from domain.api import ApiKey, ApiOrderRequest
 from domain.audit import Actor, AuditEntry
-from domain.codepool import CardSecret
-from domain.errors import NotFound
-from domain.ledger import Wallet
+from domain.codepool import CardSecret, OutOfStock
+from domain.errors import NotFound, ValidationFailed
+from domain.ledger import InsufficientBalance, Wallet
 from domain.money import Money
 from domain.orders import ApiPlacement, Channel, Order, OrderPolicy, OrderStatus, OutTradeNoTaken
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
@@ -27,6 +27,7 @@ from domain.services.callbacks import Callbacks
 from domain.services.delivery import Delivery
 from domain.services.offers import Offer, chain_of, offers_on_sale
 from domain.services.redemption import open_unit
+from domain.services.sourcing import sellable_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class ApiOrders:
         async with self.uow(read_only=True) as uow:
             chain = await chain_of(uow, reseller)
             offered = await offers_on_sale(uow, chain)
-            stock = await uow.codes.available_counts([o.product.id or 0 for o in offered])
+            stock = await sellable_counts(uow, [o.product.id or 0 for o in offered])
         return [
             Listing(o, stock.get(o.product.id or 0, 0) if o.product.delivery_kind.pooled else None) for o in offered
         ]
@@ -95,10 +96,14 @@ class ApiOrders:
                 channel=Channel.API,
                 api=placement,
             )
-        except OutTradeNoTaken:  # a duplicate raced this one and won: answer as the duplicate would be answered
+        except (OutTradeNoTaken, InsufficientBalance, OutOfStock):
+            # A duplicate raced this one and won, perhaps with the balance or stock this one needed: answer as
+            # a duplicate is answered (the order, or the conflict when the bodies differ), not with its refusal.
             if (known := await self._same(reseller_id, request, actor)) is not None:
                 return known, False
             raise
+        except NotFound:  # no such SKU in the caller's catalog (unknown, off sale, or not offered to it)
+            raise ValidationFailed({"sku": "unknown_sku"}) from None
         if order.pooled:
             await self.delivery.deliver(order.id or 0)  # in the request: codes in the answer (the queue's is a no-op)
         return await self.get(reseller_id, order.number, actor), True
@@ -108,14 +113,16 @@ class ApiOrders:
             order = await uow.orders.by_number(number)
             if order is None or order.seller_id != reseller_id or order.api is None:
                 raise NotFound(f"no order {number}")
-            return await self._answer(uow, order, actor)
+            answer = await self._answer(uow, order)
+        return await self._handed_out(answer, actor)
 
     async def by_out_trade_no(self, reseller_id: int, out_trade_no: str, actor: Actor) -> ApiOrder:
         async with self.uow(read_only=True) as uow:
             order = await uow.orders.by_out_trade_no(reseller_id, out_trade_no)
             if order is None:
                 raise NotFound(f"no order with out_trade_no {out_trade_no}")
-            return await self._answer(uow, order, actor)
+            answer = await self._answer(uow, order)
+        return await self._handed_out(answer, actor)
 
     async def _same(self, reseller_id: int, request: ApiOrderRequest, actor: Actor) -> ApiOrder | None:
         """The order already made under this out_trade_no, if the request is the same; a conflict if not."""
@@ -125,9 +132,10 @@ class ApiOrders:
                 return None
             if order.api is None or order.api.request_hash != request.fingerprint:
                 raise OutTradeNoTaken(f"out_trade_no {request.out_trade_no} names another order")
-            return await self._answer(uow, order, actor)
+            answer = await self._answer(uow, order)
+        return await self._handed_out(answer, actor)
 
-    async def _answer(self, uow: UnitOfWork, order: Order, actor: Actor) -> ApiOrder:
+    async def _answer(self, uow: UnitOfWork, order: Order) -> ApiOrder:
         product = await uow.products.get(order.product_id)
         codes: list[DeliveredCode] = []
         if order.delivered_units and order.status is not OrderStatus.REFUNDED:
@@ -135,13 +143,14 @@ class ApiOrders:
                 secret, expires_at = await open_unit(uow, self.vault, order, unit)
                 token = self.vault.open(unit.token, binding=token_binding(order.number, unit.unit)).decode()
                 codes.append(DeliveredCode(secret, expires_at, token))
-        if codes:
-            await self._log_codes_read(order, len(codes), actor)
         return ApiOrder(order, product.sku if product else "", codes)
 
-    async def _log_codes_read(self, order: Order, count: int, actor: Actor) -> None:
-        """Codes leaving in an API answer are written down, as every reveal is."""
-        now = self.clock.now()
+    async def _handed_out(self, answer: ApiOrder, actor: Actor) -> ApiOrder:
+        """Codes leaving in an API answer are written down, as every reveal is — once the reading connection is
+        back in the pool: requests each holding one while waiting for a second would exhaust it together."""
+        if not answer.codes:
+            return answer
+        order, count, now = answer.order, len(answer.codes), self.clock.now()
         async with self.uow() as uow:
             order.record(now, "codes_sent_by_api", actor.name, {"units": count})
             await uow.orders.add_events(order.id or 0, order.new_events)
@@ -149,3 +158,4 @@ class ApiOrders:
             details = {"units": count, "key": actor.name}
             await uow.audit.record(AuditEntry(now, actor, "code.api_read", order.number, details))
             await uow.commit()
+        return answer

@@ -7,13 +7,14 @@ Delivery is at least once: a receiver deduplicates by `webhook-id`, as the speci
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from domain.api import is_public_address
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
+from domain.operations import Nudges
 from domain.paging import Page, PageRequest
 from domain.ports import (
     AddressResolver,
@@ -31,6 +32,9 @@ from domain.webhooks import MessageStatus, WebhookAttempt, WebhookMessage
 # left to the queue's backoff (at most MAX_BACKOFF between tries) for this long before it counts as lost.
 NEW_MESSAGE_LOST_AFTER = timedelta(seconds=30)
 RETRY_LOST_AFTER = timedelta(hours=5)
+# A lost order is queued again at once, then (while its messages stay stalled) after 1 min, 2, 4 … at most every
+# 10 min: the sweeper runs every few seconds, and a lagging queue must not pile up copies of one order.
+RESEND_FIRST, RESEND_MOST = NEW_MESSAGE_LOST_AFTER * 2, timedelta(minutes=10)
 
 
 class CallbackNotAccepted(Exception):
@@ -46,14 +50,19 @@ class Callbacks:
     jobs: BackgroundJobs
     clock: Clock
     allow_private: bool  # tests and closed networks call back to loopback or private addresses
+    _nudges: Nudges = field(
+        default_factory=lambda: Nudges(first=RESEND_FIRST, most=RESEND_MOST), compare=False, repr=False
+    )
 
-    async def check_url(self, url: str) -> None:
-        """A callback URL must resolve, and (unless the merchant allows it) only to public addresses."""
+    async def check_url(self, url: str) -> str:
+        """A callback URL must resolve, and (unless the merchant allows it) only to public addresses. Returns the
+        address to call: the one checked, not whatever a second lookup would answer."""
         addresses = await self.resolver.resolve(urlsplit(url).hostname or "")
         if not addresses:
             raise ValidationFailed({"callback_url": "unresolvable_host"})
         if not self.allow_private and not all(is_public_address(a) for a in addresses):
             raise ValidationFailed({"callback_url": "private_address"})
+        return addresses[0]
 
     async def send(self, order_id: int) -> None:
         """Post the order's pending messages, oldest first; raises CallbackNotAccepted at the first refused one
@@ -70,21 +79,22 @@ class Callbacks:
             if not attempt.succeeded:
                 raise CallbackNotAccepted(f"{message.msg_id}: {attempt.status_code or attempt.error}")
 
-    async def gave_up(self, order_id: int) -> None:
-        """The queue's retries are spent (more than a day): the order's pending messages are failed."""
+    async def gave_up(self, order_id: int, tried_since: datetime) -> None:
+        """The queue's retries that began at `tried_since` are spent (more than a day): the order's messages they
+        were for are failed. One written since (a refund after the delivery, say) has its own retries left."""
         async with self.uow() as uow:
             for message in await uow.webhooks.pending_of_order(order_id):
-                await uow.webhooks.save(replace(message, status=MessageStatus.FAILED))
+                if message.created_at <= tried_since:
+                    await uow.webhooks.save(replace(message, status=MessageStatus.FAILED))
             await uow.commit()
 
     async def sweep(self) -> int:
-        """Orders whose messages lost their queue message (worker killed, Redis restarted) are queued again."""
+        """Orders whose messages lost their queue message (worker killed, Redis restarted) are queued again;
+        returns how many."""
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:
             stalled = await uow.webhooks.stalled(now - NEW_MESSAGE_LOST_AFTER, now - RETRY_LOST_AFTER, limit=200)
-        for order_id in dict.fromkeys(stalled):
-            await self.jobs.call_back(order_id)
-        return len(stalled)
+        return await self._nudges.send_due(list(dict.fromkeys(stalled)), now, self.jobs.call_back)
 
     async def messages(self, reseller_id: int, page: PageRequest) -> Page[WebhookMessage]:
         async with self.uow(read_only=True) as uow:
@@ -109,11 +119,11 @@ class Callbacks:
     async def _attempt(self, message: WebhookMessage, secret: str) -> WebhookAttempt:
         now = self.clock.now()
         try:
-            await self.check_url(message.url)  # again at send time: DNS may have changed since the order
+            address = await self.check_url(message.url)  # again at send time: DNS may have changed since the order
         except ValidationFailed as refused:
             answer_code, error, took = None, refused.errors["callback_url"], 0
         else:
-            answer = await self.sender.post(message.url, message.headers(secret, now), message.body)
+            answer = await self.sender.post(message.url, address, message.headers(secret, now), message.body)
             answer_code, error, took = answer.status_code, answer.error, answer.duration_ms
         attempt = WebhookAttempt(message.id or 0, now, answer_code, error, took)
         async with self.uow() as uow:

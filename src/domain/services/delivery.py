@@ -76,9 +76,11 @@ class Delivery:
         """Units an upstream source delivered for the order, stored like typed-in ones (sealed) and booked at the
         source's price; the timeline says which source it was."""
         now = self.clock.now()
-        actor = Actor.system()
+        actor = Actor.upstream(source)
         async with self.uow() as uow:
             order = await uow.orders.get(order_id)
+            if order is not None and order.status is OrderStatus.DELIVERED:
+                return order  # received already, by a concurrent ask (the upstream's webhook beat its own answer)
             if order is None or order.status is not OrderStatus.DELIVERING:
                 raise NothingToFulfil(f"order #{order_id} is not being delivered")
             codes = list(codes)[: order.undelivered_units]

@@ -20,6 +20,7 @@ from domain.resellers import Reseller, ResellerDisabled, check_active
 from domain.services.offers import Offer, chain_of, offers, offers_on_sale
 from domain.services.ordering import NoSuchOrder, Ordering
 from domain.services.resellers import find_reseller
+from domain.services.sourcing import sellable_counts
 from domain.shops import Shop, ShopDraft, ShopItem, logo_type
 
 MAX_PRODUCTS = 200
@@ -124,7 +125,7 @@ class Shops:
             chosen = await uow.resellers.shop_products(shop.reseller_id)
             products = [p for p in await uow.products.by_ids(list(chosen)) if p.on_sale]
             offered = await offers(uow, chain, products)
-            stock = await uow.codes.available_counts([p.id for p in products if p.id in offered])
+            stock = await sellable_counts(uow, [p.id for p in products if p.id in offered])
         items = [
             _item(offered[p.id], shop.price(offered[p.id].cost.unit, chosen[p.id]), stock)
             for p in products

@@ -32,6 +32,7 @@ from domain.suppliers import (
     UpstreamUnavailable,
     passed_over,
 )
+from domain.webhooks import is_secret
 
 MAX_SOURCES = 5
 # An upstream order left without an answer (timed out in flight, or still processing there) is asked about
@@ -54,6 +55,16 @@ async def hold_stock(uow: UnitOfWork, order: Order, now: datetime) -> None:
             raise
 
 
+async def sellable_counts(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, int]:
+    """Units buyers may order now: the pool's, plus what the product's upstream sources had at their last sync
+    (a product with an empty pool is not sold out while an upstream has it)."""
+    if not product_ids:
+        return {}
+    pool = await uow.codes.available_counts(product_ids)
+    upstream = await uow.suppliers.upstream_stock(product_ids)
+    return {pid: pool.get(pid, 0) + upstream.get(pid, 0) for pid in set(pool) | set(upstream)}
+
+
 def secret_binding(upstream_name: str) -> str:
     return f"upstream:{upstream_name}:secret"
 
@@ -69,6 +80,7 @@ class Sourcing:
     client: SupplierClient
     jobs: BackgroundJobs
     clock: Clock
+    base_url: str = ""  # our own address: upstreams with a webhook secret call back to it (else they are polled)
 
     # ---- the merchant's side ----
 
@@ -77,7 +89,7 @@ class Sourcing:
     ) -> Upstream:
         """An upstream where the merchant holds an API key (made in the upstream's reseller portal)."""
         name, url = Upstream.check(name, base_url, key_id, secret)
-        if webhook_secret.strip() and not webhook_secret.strip().startswith("whsec_"):
+        if webhook_secret.strip() and not is_secret(webhook_secret.strip()):
             raise ValidationFailed({"webhook_secret": "invalid_webhook_secret"})
         now = self.clock.now()
         upstream = Upstream(
@@ -103,9 +115,16 @@ class Sourcing:
         async with self.uow(read_only=True) as uow:
             return await uow.suppliers.all()
 
+    async def upstream(self, upstream_id: int) -> Upstream:
+        async with self.uow(read_only=True) as uow:
+            upstream = await uow.suppliers.get(upstream_id)
+        if upstream is None:
+            raise NotFound(f"no upstream #{upstream_id}")
+        return upstream
+
     async def sync(self, upstream_id: int, actor: Actor) -> list[Listing]:
         """The upstream's catalog at our prices there, replacing the last sync; raises UpstreamUnavailable."""
-        upstream = await self._upstream(upstream_id)
+        upstream = await self.upstream(upstream_id)
         listings = await self.client.catalog(upstream, self._secret(upstream))
         now = self.clock.now()
         async with self.uow() as uow:
@@ -181,7 +200,7 @@ class Sourcing:
         await self.jobs.deliver_order(order_id)
 
     async def webhook_secret(self, upstream_id: int) -> str | None:
-        upstream = await self._upstream(upstream_id)
+        upstream = await self.upstream(upstream_id)
         if upstream.webhook_secret is None:
             return None
         return self.vault.open(upstream.webhook_secret, binding=webhook_binding(upstream.name)).decode()
@@ -192,28 +211,30 @@ class Sourcing:
         """One source's answer for the order, recorded; units it delivered are received on the order."""
         out_trade_no = source.out_trade_no(order.number)
         secret = self._secret(upstream)
+
+        def place() -> Awaitable[UpstreamOrder]:  # the same request every time: the upstream's idempotency needs it
+            return self.client.order(
+                upstream, secret, out_trade_no, source.upstream_sku, order.undelivered_units, order.recharge_account,
+                upstream.callback_url(self.base_url),
+            )  # fmt: skip
+
         try:
             if earlier is None:
                 await self._record(order, upstream, out_trade_no, UpstreamStatus.ORDERING)  # before asking
                 await self._note(
                     order.id or 0, "source_ordered", {"source": upstream.name, "out_trade_no": out_trade_no}
                 )
-                answer: UpstreamOrder | None = await self.client.order(
-                    upstream, secret, out_trade_no, source.upstream_sku, order.undelivered_units, order.recharge_account
-                )
+                answer: UpstreamOrder | None = await place()
             else:  # asked before: whatever happened there, ask about that order rather than order again
                 answer = await self.client.find(upstream, secret, out_trade_no)
                 if answer is None and earlier.status is UpstreamStatus.ORDERING:
-                    answer = await self.client.order(
-                        upstream, secret, out_trade_no, source.upstream_sku, order.undelivered_units,
-                        order.recharge_account,
-                    )  # fmt: skip
+                    answer = await place()
         except UpstreamRefused as refused:
             await self._record(order, upstream, out_trade_no, UpstreamStatus.FAILED, error=refused.reason)
             await self._note(order.id or 0, "source_failed", {"source": upstream.name, "reason": refused.reason})
             return UpstreamStatus.FAILED
         except UpstreamUnavailable as failed:
-            return await self._unavailable(order, upstream, out_trade_no, secret, failed)
+            return await self._unavailable(order, upstream, out_trade_no, secret, failed, earlier)
         assert answer is not None
         if answer.status is UpstreamStatus.DELIVERED and answer.codes:
             await receive(order.id or 0, answer.codes, answer.unit_price, upstream.name)
@@ -223,13 +244,21 @@ class Sourcing:
         return answer.status
 
     async def _unavailable(
-        self, order: Order, upstream: Upstream, out_trade_no: str, secret: str, failed: UpstreamUnavailable
+        self,
+        order: Order,
+        upstream: Upstream,
+        out_trade_no: str,
+        secret: str,
+        failed: UpstreamUnavailable,
+        earlier: PlacedUpstream | None,
     ) -> UpstreamStatus:
-        """No answer. If the request may still be running there, wait and ask later (never buy elsewhere while
-        it might be bought here); otherwise make sure nothing was made, then fall through."""
-        if failed.in_flight:
-            await self._record(order, upstream, out_trade_no, UpstreamStatus.ORDERING, error="no_answer")
-            return UpstreamStatus.ORDERING
+        """No answer. If the request may still be running there — or an earlier one may have made the order, and
+        the upstream cannot say now — wait and ask later (never buy elsewhere while it might be bought here);
+        otherwise make sure nothing was made, then fall through."""
+        if failed.in_flight or earlier is not None:
+            waiting = earlier.status if earlier is not None else UpstreamStatus.ORDERING
+            await self._record(order, upstream, out_trade_no, waiting, error="no_answer")
+            return waiting
         try:
             made = await self.client.find(upstream, secret, out_trade_no)
         except UpstreamUnavailable:
@@ -252,19 +281,24 @@ class Sourcing:
         error: str = "",
     ) -> None:
         now = self.clock.now()
-        placed = PlacedUpstream(
-            order_id=order.id or 0,
-            upstream_id=upstream.id or 0,
-            out_trade_no=out_trade_no,
-            units=order.undelivered_units,
-            status=status,
-            created_at=now,
-            updated_at=now,
-            upstream_order_no=answer.order_no if answer else "",
-            unit_cost=answer.unit_price if answer else None,
-            error=error,
-        )
         async with self.uow() as uow:
+            known = next(
+                (p for p in await uow.suppliers.upstream_orders(order.id or 0) if p.out_trade_no == out_trade_no), None
+            )
+            if known is not None and known.status is UpstreamStatus.DELIVERED and status is not known.status:
+                return  # another ask (a webhook's, say) saw it delivered meanwhile: a late timeout does not undo that
+            placed = PlacedUpstream(
+                order_id=order.id or 0,
+                upstream_id=upstream.id or 0,
+                out_trade_no=out_trade_no,
+                units=order.undelivered_units,
+                status=status,
+                created_at=known.created_at if known else now,
+                updated_at=now,
+                upstream_order_no=answer.order_no if answer else (known.upstream_order_no if known else ""),
+                unit_cost=answer.unit_price if answer else (known.unit_cost if known else None),
+                error=error,
+            )
             await uow.suppliers.record_upstream_order(placed)
             await uow.commit()
 
@@ -285,13 +319,6 @@ class Sourcing:
                 order.units_delivered(0, self.clock.now())
                 await uow.orders.save(order)
                 await uow.commit()
-
-    async def _upstream(self, upstream_id: int) -> Upstream:
-        async with self.uow(read_only=True) as uow:
-            upstream = await uow.suppliers.get(upstream_id)
-        if upstream is None:
-            raise NotFound(f"no upstream #{upstream_id}")
-        return upstream
 
     def _secret(self, upstream: Upstream) -> str:
         return self.vault.open(upstream.secret, binding=secret_binding(upstream.name)).decode()

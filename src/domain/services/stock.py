@@ -10,6 +10,7 @@ from domain.catalog import POOLED_KINDS, Product
 from domain.codepool import Batch, BatchDetails, CardSecret, CodeState, Sealed, StockCounts, binding
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
+from domain.services.sourcing import sellable_counts
 
 LOW_STOCK = 10  # the dashboard warns when an on-sale product has fewer codes than this
 
@@ -125,8 +126,14 @@ class Stock:
         return [(product, left) for product, left in found if product is not None]
 
     async def available(self, product_ids: list[int]) -> dict[int, int]:
+        """Units in the code pool, per product (what staff manage here)."""
         async with self.uow(read_only=True) as uow:
             return await uow.codes.available_counts(product_ids) if product_ids else {}
+
+    async def sellable(self, product_ids: list[int]) -> dict[int, int]:
+        """Units buyers may order now: the pool's and the upstream sources' (see sourcing.sellable_counts)."""
+        async with self.uow(read_only=True) as uow:
+            return await sellable_counts(uow, product_ids)
 
     async def of_product(self, product_id: int) -> ProductStock:
         async with self.uow(read_only=True) as uow:

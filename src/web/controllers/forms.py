@@ -232,3 +232,34 @@ class ShopSettingsForm:
 @dataclass
 class LogoForm:
     logo: UploadFile | None = None
+
+
+@dataclass
+class ApiKeyForm:
+    label: str = ""
+    allowed_ips: str = ""  # addresses or networks, one a line or separated by commas
+
+
+@dataclass
+class UpstreamForm:
+    name: str = ""
+    base_url: str = ""
+    key_id: str = ""
+    secret: str = ""
+    webhook_secret: str = ""  # optional: without it the upstream is polled instead of calling back
+
+
+@dataclass
+class SourcesForm:
+    source: Many = ""  # one per row, in order: "pool", "<upstream id>:<its SKU>", or "" for an unused row
+    cost_ceiling: Many = ""
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """("pool" | an upstream's id, its SKU there, the ceiling) per row, as Sourcing.set_sources takes them."""
+        sources, ceilings = many(self.source), many(self.cost_ceiling)
+        ceilings = ceilings + [""] * (len(sources) - len(ceilings))
+        rows = []
+        for value, ceiling in zip(sources, ceilings, strict=False):
+            which, _, sku = value.partition(":")
+            rows.append((which, sku, ceiling))
+        return rows

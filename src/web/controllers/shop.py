@@ -40,7 +40,7 @@ class ShopController(Controller):
         page: PageNumber = 1,
     ) -> Response[Any]:
         products = await catalog.search(ProductQuery(on_sale=True), PageRequest(page, SHOP_PAGE_SIZE))
-        available = await stock.available([p.id for p in products.items if p.id is not None])
+        available = await stock.sellable([p.id for p in products.items if p.id is not None])
         context = {"products": products, "available": available, "pooled": POOLED_KINDS}
         return with_device(request, Template("shop/list.html", context=context))
 
@@ -56,7 +56,7 @@ class ShopController(Controller):
         product = await catalog.by_sku(sku)
         if not product.on_sale:
             raise NotFound(f"{sku} is not on sale")
-        left = (await stock.available([product.id or 0])).get(product.id or 0, 0)
+        left = (await stock.sellable([product.id or 0])).get(product.id or 0, 0)
         pooled = product.delivery_kind.pooled
         most = min(left, ordering.policy.max_quantity) if pooled else ordering.policy.max_quantity
         context = {"product": product, "left": left, "pooled": pooled, "most": most}
