@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.allocation
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.api_orders
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
