@@ -358,8 +358,12 @@ class ApiKeyRepository(Protocol):
         """The reseller's keys, newest first, revoked ones included."""
         ...
 
-    async def save(self, key: ApiKey) -> None:
-        """Its revocation and last use."""
+    async def revoke(self, api_key_id: int, at: datetime) -> None:
+        """Revoked from `at` (a key revoked already keeps its first time)."""
+        ...
+
+    async def touch(self, api_key_id: int, at: datetime) -> None:
+        """Its last use: only that column, so a request in flight can never undo a revocation."""
         ...
 
 

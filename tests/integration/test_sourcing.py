@@ -29,13 +29,15 @@ CLI = Actor.cli()
 @dataclass
 class FakeUpstreams:
     """Each upstream (by name) answers orders from a script: a list of outcomes, used up one call at a time —
-    "deliver", "process", "out_of_stock", "5xx", "timeout" — and remembers what it made under which id."""
+    "deliver", "process", "out_of_stock", "5xx", "timeout" — and remembers what it made under which id. A find
+    can be refused too (`find_refused`: e.g. rate limited)."""
 
     scripts: dict[str, list[str]] = field(default_factory=dict)
     made: dict[tuple[str, str], UpstreamOrder] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (upstream, "order"|"find", out_trade_no)
     price: Money = field(default_factory=lambda: Money(1600))
     down: set[str] = field(default_factory=set)  # upstreams that cannot be reached at all (connection refused)
+    find_refused: set[str] = field(default_factory=set)
 
     async def catalog(self, upstream: Upstream, secret: str) -> list[Listing]:
         raise AssertionError("not used here")
@@ -49,8 +51,8 @@ class FakeUpstreams:
         outcome = self.scripts[upstream.name].pop(0)
         if outcome == "out_of_stock":
             raise UpstreamRefused("out_of_stock")
-        if outcome == "5xx":
-            raise UpstreamUnavailable("HTTP 502")
+        if outcome == "5xx":  # it got there and failed: as far as we can tell, it may have made the order
+            raise UpstreamUnavailable("HTTP 502", in_flight=True)
         status = UpstreamStatus.PROCESSING if outcome in ("process", "timeout") else UpstreamStatus.DELIVERED
         codes = (
             tuple(CardSecret.of(f"{upstream.name}-{out_trade_no}-{n}", "PIN") for n in range(quantity))
@@ -66,6 +68,8 @@ class FakeUpstreams:
         self.calls.append((upstream.name, "find", out_trade_no))
         if upstream.name in self.down:
             raise UpstreamUnavailable("ConnectError")
+        if upstream.name in self.find_refused:
+            raise UpstreamRefused("rate_limited")
         return self.made.get((upstream.name, out_trade_no))
 
     def finish(self, name: str, out_trade_no: str, quantity: int) -> None:
@@ -142,6 +146,8 @@ async def test_out_of_stock_and_failing_upstreams_fall_through_to_the_next(conta
     setup.fake.scripts = {"alpha": ["5xx"], "beta": ["deliver"]}
     third = await paid_order(container, setup, 1)
     await setup.delivery.deliver(third.id)
+    assert (await current(container, third))[0].status is OrderStatus.DELIVERING, "a 5xx may have made it: wait"
+    await setup.delivery.deliver(third.id)  # the sweeper comes back: alpha has none, so beta may buy
     assert (await current(container, third))[0].status is OrderStatus.DELIVERED
     assert ("alpha", "find", f"{third.number}-2") in setup.fake.calls, "asked whether the failed call made it"
     assert (await current(container, first))[0].status is OrderStatus.PAID, "the queue delivers it (recorded here)"
@@ -211,3 +217,32 @@ async def test_a_product_is_for_sale_while_an_upstream_has_it_though_the_pool_is
     assert (await container.stock.available([setup.product_id])).get(setup.product_id, 0) == 0, "the pool, for staff"
     assert (await container.stock.sellable([setup.product_id]))[setup.product_id] == 200, "alpha's and beta's 100"
     assert (await setup.ordering.place(buy(2))).status is OrderStatus.AWAITING_PAYMENT
+
+
+async def test_trouble_asking_about_an_order_never_lets_another_source_buy(container, setup):
+    setup.fake.scripts = {"alpha": ["timeout"], "beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)  # alpha made it, but the answer was lost
+    setup.fake.find_refused.add("alpha")  # and asking about it is refused (rate limited) for a while
+    await setup.delivery.deliver(order.id)
+    assert (await current(container, order))[0].status is OrderStatus.DELIVERING
+    assert not [c for c in setup.fake.calls if c[0] == "beta"], "beta is not asked while alpha may hold it"
+    setup.fake.find_refused.clear()
+    setup.fake.finish("alpha", f"{order.number}-2", 1)
+    await setup.delivery.deliver(order.id)
+    assert (await current(container, order))[0].status is OrderStatus.DELIVERED
+
+
+async def test_changing_the_sources_meanwhile_does_not_buy_again(container, setup):
+    setup.fake.scripts = {"alpha": ["timeout"], "beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)  # alpha, source 2, made it; the answer was lost
+    ids = {u.name: str(u.id) for u in await setup.sourcing.upstreams()}
+    await setup.sourcing.set_sources(setup.product_id, [(ids["alpha"], "UP-IQ", ""), (ids["beta"], "UP-IQ", "")], CLI)
+    setup.fake.finish("alpha", f"{order.number}-2", 1)
+    setup.fake.calls.clear()
+    await setup.delivery.deliver(order.id)  # alpha is now source 1: its order is settled by what it was placed as
+    assert setup.fake.calls == [("alpha", "find", f"{order.number}-2")]
+    assert (await current(container, order))[0].status is OrderStatus.DELIVERED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select, update
@@ -46,12 +47,13 @@ class SqlApiKeys:
         )
         return [_key(row) for row in rows.mappings()]
 
-    async def save(self, key: ApiKey) -> None:
+    async def revoke(self, api_key_id: int, at: datetime) -> None:
         await self._db.execute(
-            update(api_keys)
-            .where(api_keys.c.id == key.id)
-            .values(revoked_at=key.revoked_at, last_used_at=key.last_used_at, label=key.label)
+            update(api_keys).where(api_keys.c.id == api_key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=at)
         )
+
+    async def touch(self, api_key_id: int, at: datetime) -> None:
+        await self._db.execute(update(api_keys).where(api_keys.c.id == api_key_id).values(last_used_at=at))
 
     async def _one(self, condition: ColumnElement[bool]) -> ApiKey | None:
         row = (await self._db.execute(select(api_keys).where(condition))).mappings().first()

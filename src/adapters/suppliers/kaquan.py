@@ -1,7 +1,7 @@
 """An upstream kaquan (or anything speaking Open API v1), called as one of its resellers: signed requests,
 answers mapped to the supplier port's terms. A timeout or a 5xx is "unavailable" — whether an order was made is
-then unknown until it is asked by its out_trade_no; a 4xx with an error code is a refusal. A timeout (ours, or a
-gateway's 504) leaves the request possibly running there: "in flight".
+then unknown until it is asked by its out_trade_no; a 4xx with an error code is a refusal. Anything but a refused
+connection leaves the request possibly made there: "in flight", settled by asking.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from domain.suppliers import Listing, Upstream, UpstreamOrder, UpstreamRefused, 
 
 API = "/api/v1"
 CONNECT_SECONDS = 3.0
-GATEWAY_TIMEOUT = 504
 # The upstream's statuses, as far as fulfilment here is concerned: partly delivered waits for the rest.
 STATUSES = {
     "processing": UpstreamStatus.PROCESSING,
@@ -105,9 +104,8 @@ class KaquanSupplier:
             raise UpstreamUnavailable(f"{upstream.name}: {type(refused).__name__}") from None  # never sent
         except httpx.HTTPError as failed:  # sent, then no answer: it may still be running there
             raise UpstreamUnavailable(f"{upstream.name}: {type(failed).__name__}", in_flight=True) from None
-        if response.status_code >= 500:
-            in_flight = response.status_code == GATEWAY_TIMEOUT  # a gateway gave up waiting: it may still run
-            raise UpstreamUnavailable(f"{upstream.name}: HTTP {response.status_code}", in_flight=in_flight)
+        if response.status_code >= 500:  # the request got there: whatever failed, it may have made the order
+            raise UpstreamUnavailable(f"{upstream.name}: HTTP {response.status_code}", in_flight=True)
         try:
             answer = response.json()
         except ValueError:

@@ -83,7 +83,7 @@ class ApiKeys:
                 raise NotFound(f"no API key #{api_key_id}")
             if key.is_active:
                 key = replace(key, revoked_at=now)
-                await uow.api_keys.save(key)
+                await uow.api_keys.revoke(api_key_id, now)
                 details = {"reseller": reseller_id, "key_id": key.key_id}
                 await uow.audit.record(AuditEntry(now, actor, "api_key.revoke", key.key_id, details))
                 await uow.commit()
@@ -119,6 +119,6 @@ class ApiKeys:
             raise RateLimited(used.resets_in)
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
             async with self.uow() as uow:
-                await uow.api_keys.save(replace(key, last_used_at=now))
+                await uow.api_keys.touch(key.id or 0, now)
                 await uow.commit()
         return key, reseller

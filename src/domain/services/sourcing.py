@@ -160,26 +160,34 @@ class Sourcing:
     # ---- delivery ----
 
     async def fulfil(self, order_id: int, receive: Receive) -> None:
-        """Ask the order's upstream sources, in order, for what it still owes, until one delivers. Stops (the
-        order stays delivering) while an upstream has it in hand: its webhook, or the sweeper, comes back."""
+        """Ask the order's upstream sources, in order, for what it still owes, until one delivers. Orders placed
+        upstream before are settled first, by what they were placed as (whatever the product's sources are now),
+        and only asked about, never placed again. Stops (the order stays delivering) while an upstream has it in
+        hand, or cannot say whether it has: its webhook, or the sweeper, comes back."""
         async with self.uow(read_only=True) as uow:
             order = await uow.orders.get(order_id)
             if order is None or order.status is not OrderStatus.DELIVERING or not order.undelivered_units:
                 return
             sources = [s for s in await uow.suppliers.sources(order.product_id) if not s.is_pool]
-            placed = {p.out_trade_no: p for p in await uow.suppliers.upstream_orders(order_id)}
+            placed = {(p.upstream_id, p.out_trade_no): p for p in await uow.suppliers.upstream_orders(order_id)}
             upstreams = {u.id: u for u in await uow.suppliers.all()}
             listings = {(item.upstream_id, item.sku): item for item in await uow.suppliers.listings()}
+        open_ones = [p for p in placed.values() if p.status in (UpstreamStatus.ORDERING, UpstreamStatus.PROCESSING)]
+        for earlier in open_ones:
+            upstream = upstreams.get(earlier.upstream_id)
+            if (
+                upstream is not None
+                and await self._settle(order, upstream, earlier, receive) is not UpstreamStatus.FAILED
+            ):
+                return
         for source in sources:
             upstream = upstreams.get(source.upstream_id)
-            earlier = placed.get(source.out_trade_no(order.number))
-            if upstream is None or (earlier is not None and earlier.status is UpstreamStatus.FAILED):
-                continue
-            if earlier is None and (reason := passed_over(source, listings.get((upstream.id, source.upstream_sku)))):
+            if upstream is None or (upstream.id, source.out_trade_no(order.number)) in placed:
+                continue  # settled above, or failed before
+            if reason := passed_over(source, listings.get((upstream.id, source.upstream_sku))):
                 await self._note(order_id, "source_skipped", {"source": upstream.name, "reason": reason})
                 continue
-            outcome = await self._ask(order, source, upstream, earlier, receive)
-            if outcome is not UpstreamStatus.FAILED:
+            if await self._ask(order, source, upstream, receive) is not UpstreamStatus.FAILED:
                 return  # delivered, or in the upstream's hands: nothing to ask the next source yet
         await self._give_up(order_id)
 
@@ -205,37 +213,45 @@ class Sourcing:
             return None
         return self.vault.open(upstream.webhook_secret, binding=webhook_binding(upstream.name)).decode()
 
-    async def _ask(
-        self, order: Order, source: Source, upstream: Upstream, earlier: PlacedUpstream | None, receive: Receive
-    ) -> UpstreamStatus:
-        """One source's answer for the order, recorded; units it delivered are received on the order."""
+    async def _ask(self, order: Order, source: Source, upstream: Upstream, receive: Receive) -> UpstreamStatus:
+        """A new order at this source, recorded before it is sent. A refusal (4xx) made nothing: the next source
+        may buy. No answer at all may have made it: it waits to be settled by asking (`_settle`)."""
         out_trade_no = source.out_trade_no(order.number)
-        secret = self._secret(upstream)
-
-        def place() -> Awaitable[UpstreamOrder]:  # the same request every time: the upstream's idempotency needs it
-            return self.client.order(
-                upstream, secret, out_trade_no, source.upstream_sku, order.undelivered_units, order.recharge_account,
-                upstream.callback_url(self.base_url),
-            )  # fmt: skip
-
+        await self._record(order, upstream, out_trade_no, UpstreamStatus.ORDERING)
+        await self._note(order.id or 0, "source_ordered", {"source": upstream.name, "out_trade_no": out_trade_no})
         try:
-            if earlier is None:
-                await self._record(order, upstream, out_trade_no, UpstreamStatus.ORDERING)  # before asking
-                await self._note(
-                    order.id or 0, "source_ordered", {"source": upstream.name, "out_trade_no": out_trade_no}
-                )
-                answer: UpstreamOrder | None = await place()
-            else:  # asked before: whatever happened there, ask about that order rather than order again
-                answer = await self.client.find(upstream, secret, out_trade_no)
-                if answer is None and earlier.status is UpstreamStatus.ORDERING:
-                    answer = await place()
+            answer = await self.client.order(
+                upstream, self._secret(upstream), out_trade_no, source.upstream_sku, order.undelivered_units,
+                order.recharge_account, upstream.callback_url(self.base_url),
+            )  # fmt: skip
         except UpstreamRefused as refused:
-            await self._record(order, upstream, out_trade_no, UpstreamStatus.FAILED, error=refused.reason)
-            await self._note(order.id or 0, "source_failed", {"source": upstream.name, "reason": refused.reason})
-            return UpstreamStatus.FAILED
+            return await self._failed(order, upstream, out_trade_no, refused.reason)
         except UpstreamUnavailable as failed:
-            return await self._unavailable(order, upstream, out_trade_no, secret, failed, earlier)
-        assert answer is not None
+            if not failed.in_flight:  # never reached it: nothing was made
+                return await self._failed(order, upstream, out_trade_no, "unavailable")
+            await self._record(order, upstream, out_trade_no, UpstreamStatus.ORDERING, error="no_answer")
+            return UpstreamStatus.ORDERING
+        return await self._take(order, upstream, out_trade_no, answer, receive)
+
+    async def _settle(
+        self, order: Order, upstream: Upstream, earlier: PlacedUpstream, receive: Receive
+    ) -> UpstreamStatus:
+        """An order placed upstream before, its answer lost or still to come: asked about by its out_trade_no.
+        The upstream saying it has none is the only thing that lets the next source buy; any other trouble in
+        asking (down, rate limited, refused) keeps it waiting."""
+        try:
+            answer = await self.client.find(upstream, self._secret(upstream), earlier.out_trade_no)
+        except (UpstreamRefused, UpstreamUnavailable):
+            await self._record(order, upstream, earlier.out_trade_no, earlier.status, error="no_answer")
+            return earlier.status
+        if answer is None:
+            return await self._failed(order, upstream, earlier.out_trade_no, "not_made")
+        return await self._take(order, upstream, earlier.out_trade_no, answer, receive)
+
+    async def _take(
+        self, order: Order, upstream: Upstream, out_trade_no: str, answer: UpstreamOrder, receive: Receive
+    ) -> UpstreamStatus:
+        """The upstream's answer about an order there: codes it delivered are received on our order."""
         if answer.status is UpstreamStatus.DELIVERED and answer.codes:
             await receive(order.id or 0, answer.codes, answer.unit_price, upstream.name)
         await self._record(order, upstream, out_trade_no, answer.status, answer=answer)
@@ -243,31 +259,9 @@ class Sourcing:
             await self._note(order.id or 0, "source_failed", {"source": upstream.name, "reason": "failed_upstream"})
         return answer.status
 
-    async def _unavailable(
-        self,
-        order: Order,
-        upstream: Upstream,
-        out_trade_no: str,
-        secret: str,
-        failed: UpstreamUnavailable,
-        earlier: PlacedUpstream | None,
-    ) -> UpstreamStatus:
-        """No answer. If the request may still be running there — or an earlier one may have made the order, and
-        the upstream cannot say now — wait and ask later (never buy elsewhere while it might be bought here);
-        otherwise make sure nothing was made, then fall through."""
-        if failed.in_flight or earlier is not None:
-            waiting = earlier.status if earlier is not None else UpstreamStatus.ORDERING
-            await self._record(order, upstream, out_trade_no, waiting, error="no_answer")
-            return waiting
-        try:
-            made = await self.client.find(upstream, secret, out_trade_no)
-        except UpstreamUnavailable:
-            made = None  # down altogether: what is not answered was not made (the POST itself was refused)
-        if made is not None:
-            await self._record(order, upstream, out_trade_no, made.status, answer=made)
-            return made.status
-        await self._record(order, upstream, out_trade_no, UpstreamStatus.FAILED, error="unavailable")
-        await self._note(order.id or 0, "source_failed", {"source": upstream.name, "reason": "unavailable"})
+    async def _failed(self, order: Order, upstream: Upstream, out_trade_no: str, reason: str) -> UpstreamStatus:
+        await self._record(order, upstream, out_trade_no, UpstreamStatus.FAILED, error=reason)
+        await self._note(order.id or 0, "source_failed", {"source": upstream.name, "reason": reason})
         return UpstreamStatus.FAILED
 
     async def _record(
