@@ -424,7 +424,8 @@ class SupplierRepository(Protocol):
         ...
 
     async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
-        """Delivering orders with an upstream order still ordering or processing, unchanged since `updated_before`."""
+        """Delivering orders of products with upstream sources, unchanged since `updated_before`: held upstream,
+        or stranded between steps by a worker that died."""
         ...
 
     async def order_id_for(self, upstream_id: int, out_trade_no: str) -> int | None:

@@ -5,6 +5,7 @@ and never buying twice after a timeout."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -246,3 +247,31 @@ async def test_changing_the_sources_meanwhile_does_not_buy_again(container, setu
     await setup.delivery.deliver(order.id)  # alpha is now source 1: its order is settled by what it was placed as
     assert setup.fake.calls == [("alpha", "find", f"{order.number}-2")]
     assert (await current(container, order))[0].status is OrderStatus.DELIVERED
+
+
+async def test_an_order_a_dying_worker_left_between_steps_is_picked_up_again(container, setup):
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    async with container.ordering.uow() as uow:  # the worker set it delivering, then died before asking anyone
+        stranded = await uow.orders.get(order.id)
+        stranded.start_delivery(stranded.updated_at)
+        await uow.orders.save(stranded)
+        await uow.commit()
+    setup.jobs.delivered.clear()
+    assert await setup.sourcing.sweep() == 0, "not yet: it may be in a worker's hands"
+    later = replace(setup.sourcing, clock=Later(timedelta(seconds=30)))
+    assert await later.sweep() == 1 and setup.jobs.delivered == [order.id]
+    assert await later.sweep() == 0, "backing off: not sent again at once"
+    setup.fake.scripts = {"alpha": ["deliver"]}
+    await setup.delivery.deliver(order.id)
+    assert (await current(container, order))[0].status is OrderStatus.DELIVERED
+
+
+class Later:
+    """The system clock, some time ahead: what the sweeper sees later."""
+
+    def __init__(self, ahead: timedelta) -> None:
+        self.ahead = ahead
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead

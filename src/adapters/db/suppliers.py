@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -156,16 +156,18 @@ class SqlSuppliers:
         return {product_id: int(units) for product_id, units in rows}
 
     async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
-        open_statuses = (UpstreamStatus.ORDERING.value, UpstreamStatus.PROCESSING.value)
+        upstream_sourced = exists().where(
+            product_sources.c.product_id == orders.c.product_id, product_sources.c.upstream_id.is_not(None)
+        )
         rows = await self._db.execute(
-            select(upstream_orders.c.order_id)
-            .join(orders, orders.c.id == upstream_orders.c.order_id)
+            select(orders.c.id)
             .where(
-                upstream_orders.c.status.in_(open_statuses),
-                upstream_orders.c.updated_at < updated_before,
                 orders.c.status == OrderStatus.DELIVERING.value,
+                orders.c.attention.is_(None),
+                orders.c.updated_at < updated_before,
+                upstream_sourced,
             )
-            .distinct()
+            .order_by(orders.c.id)
             .limit(limit)
         )
         return list(rows.scalars())

@@ -11,13 +11,14 @@ is ordered again, so a timeout never buys twice. A source falls through to the n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain.audit import Actor, AuditEntry
 from domain.codepool import CardSecret, OutOfStock
 from domain.errors import NotFound, ValidationFailed
 from domain.money import Money
+from domain.operations import Nudges
 from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, SupplierClient, UnitOfWork, UnitOfWorkFactory
 from domain.pricing import parse_price
@@ -81,6 +82,9 @@ class Sourcing:
     jobs: BackgroundJobs
     clock: Clock
     base_url: str = ""  # our own address: upstreams with a webhook secret call back to it (else they are polled)
+    _nudges: Nudges = field(
+        default_factory=lambda: Nudges(first=ASK_AGAIN_AFTER, most=timedelta(minutes=30)), compare=False, repr=False
+    )
 
     # ---- the merchant's side ----
 
@@ -192,12 +196,12 @@ class Sourcing:
         await self._give_up(order_id)
 
     async def sweep(self) -> int:
-        """Orders an upstream holds without an answer for a while are asked about again (webhooks get lost)."""
+        """Orders an upstream holds without an answer (webhooks get lost), or that a dying worker left between
+        steps, go back to the workers — backing off per order, so a slow upstream is not asked every few seconds."""
+        now = self.clock.now()
         async with self.uow(read_only=True) as uow:
-            waiting = await uow.suppliers.waiting(self.clock.now() - ASK_AGAIN_AFTER, limit=200)
-        for order_id in waiting:
-            await self.jobs.deliver_order(order_id)
-        return len(waiting)
+            waiting = await uow.suppliers.waiting(now - ASK_AGAIN_AFTER, limit=200)
+        return await self._nudges.send_due(waiting, now, self.jobs.deliver_order)
 
     async def upstream_called_back(self, upstream_id: int, out_trade_no: str) -> None:
         """An upstream's webhook (signature checked by the caller) names one of our orders there: deliver it."""
