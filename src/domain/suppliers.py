@@ -20,6 +20,8 @@ from domain.errors import DomainError, ValidationFailed
 from domain.money import Money
 
 NAME_MAX = 64
+URL_MAX = 255
+SKU_MAX = 40
 # Where an upstream calls back about our orders there (the web layer serves it; verified by its webhook secret).
 WEBHOOK_PATH = "/suppliers/{upstream_id}/webhook"
 
@@ -74,7 +76,8 @@ class Upstream:
             errors["name"] = "too_long"
         url = base_url.strip().rstrip("/")
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        bad = parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+        if bad or parts.username or parts.password or len(url) > URL_MAX:  # no credentials in an address we store
             errors["base_url"] = "invalid_url"
         if not re.match(r"^kq_[A-Za-z0-9]{16}$", key_id.strip()):
             errors["key_id"] = "invalid_key_id"

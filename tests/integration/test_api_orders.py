@@ -23,6 +23,7 @@ from domain.orders import OrderQuery, OrderStatus, OutTradeNoTaken
 from domain.paging import PageRequest
 from domain.resellers import Reseller, ResellerDraft
 from domain.services.api_orders import ApiOrders
+from domain.services.delivery import NothingToFulfil
 from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, stocked
 
 CLI = Actor.cli()
@@ -141,3 +142,24 @@ async def test_what_is_refused_leaves_no_order_no_charge_and_no_held_code(contai
     assert await container.resellers.balance(caller.reseller.id) == Money(20000)
     assert (await container.stock.available([caller.product_id]))[caller.product_id] == 5
     await assert_ledger_consistent(container)
+
+
+class RefusingDelivery:
+    """A delivery a rule refuses inside the request (a race with staff, say): the queue finishes it later."""
+
+    async def deliver(self, order_id: int) -> None:
+        raise NothingToFulfil("not now")
+
+
+async def test_an_order_made_and_paid_is_answered_even_when_its_delivery_in_the_request_fails(container, caller):
+    jobs = RecordedJobs()
+    api_orders = replace(
+        container.api_orders,
+        payments=replace(container.api_orders.payments, jobs=jobs),
+        delivery=RefusingDelivery(),
+    )
+    body = {"sku": "API-CARD", "quantity": 1, "out_trade_no": "R-REFUSED"}
+    answer, created = await api_orders.place(caller.key, caller.reseller, body, caller.actor)
+    assert created and answer.order.status is OrderStatus.PAID and answer.codes == []
+    assert jobs.delivered == [answer.order.id], "the queue delivers it"
+    assert await container.resellers.balance(caller.reseller.id) == Money(10000 - 1980)

@@ -8,6 +8,7 @@ under the same id is a conflict.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from domain.api import ApiKey, ApiOrderRequest
 from domain.audit import Actor, AuditEntry
 from domain.codepool import CardSecret, OutOfStock
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ledger import InsufficientBalance, Wallet
 from domain.money import Money
 from domain.orders import ApiPlacement, Channel, Order, OrderPolicy, OrderStatus, OutTradeNoTaken
@@ -105,7 +106,10 @@ class ApiOrders:
         except NotFound:  # no such SKU in the caller's catalog (unknown, off sale, or not offered to it)
             raise ValidationFailed({"sku": "unknown_sku"}) from None
         if order.pooled:
-            await self.delivery.deliver(order.id or 0)  # in the request: codes in the answer (the queue's is a no-op)
+            # In the request: codes in the answer (the queue's delivery is then a no-op). Should a rule refuse it,
+            # the order is made and paid all the same: the queue or staff finish it; the caller sees it processing.
+            with contextlib.suppress(DomainError):
+                await self.delivery.deliver(order.id or 0)
         return await self.get(reseller_id, order.number, actor), True
 
     async def get(self, reseller_id: int, number: str, actor: Actor) -> ApiOrder:

@@ -23,6 +23,7 @@ from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, SupplierClient, UnitOfWork, UnitOfWorkFactory
 from domain.pricing import parse_price
 from domain.suppliers import (
+    SKU_MAX,
     Listing,
     PlacedUpstream,
     Source,
@@ -334,6 +335,8 @@ def _sources(rows: Sequence[tuple[str, str, str]], known: set[int | None]) -> li
             raise ValidationFailed({"upstream_id": "invalid_choice"})
         if not sku.strip():
             raise ValidationFailed({"upstream_sku": "required"})
+        if len(sku.strip()) > SKU_MAX:
+            raise ValidationFailed({"upstream_sku": "too_long"})
         limit = parse_price(ceiling, "cost_ceiling") if ceiling.strip() else None
         sources.append(Source(len(sources) + 1, int(which), sku.strip().upper(), limit))
     if len(sources) > MAX_SOURCES:
