@@ -123,15 +123,8 @@ class Shops:
         async with self.uow(read_only=True) as uow:
             shop, chain = await _open(uow, slug)
             chosen = await uow.resellers.shop_products(shop.reseller_id)
-            products = [p for p in await uow.products.by_ids(list(chosen)) if p.on_sale]
-            offered = await offers(uow, chain, products)
-            stock = await sellable_counts(uow, [p.id for p in products if p.id in offered])
-        items = [
-            _item(offered[p.id], shop.price(offered[p.id].cost.unit, chosen[p.id]), stock)
-            for p in products
-            if p.id in offered and offered[p.id].sellable_at(shop.price(offered[p.id].cost.unit, chosen[p.id]))
-        ]
-        return shop, items
+            items = await _items(uow, shop, chain, await uow.products.by_ids(list(chosen)), chosen)
+        return shop, [item for item, _ in items]
 
     async def open_shop(self, slug: str) -> Shop:
         """The open shop at this address, for its look on pages that show no products; else ShopClosed."""
@@ -140,15 +133,16 @@ class Shops:
         return shop
 
     async def item(self, slug: str, sku: str) -> tuple[Shop, ShopItem, Product]:
-        shop, items = await self.storefront(slug)
-        wanted = normalize_sku(sku)
-        for item in items:
-            if item.sku == wanted:
-                async with self.uow(read_only=True) as uow:
-                    product = await uow.products.by_sku(wanted)
-                assert product is not None
-                return shop, item, product
-        raise NotFound(f"{slug} does not sell {sku}")
+        """One product of the open shop (its page, and the stock line that page polls)."""
+        async with self.uow(read_only=True) as uow:
+            shop, chain = await _open(uow, slug)
+            chosen = await uow.resellers.shop_products(shop.reseller_id)
+            product = await uow.products.by_sku(normalize_sku(sku))
+            found = await _items(uow, shop, chain, [product] if product else [], chosen)
+        if not found:
+            raise NotFound(f"{slug} does not sell {sku}")
+        item, product = found[0]
+        return shop, item, product
 
     async def place(self, slug: str, request: OrderRequest) -> Order:
         """An order at the shop's price, carrying its chain; the quantity's breaks shape every level's cost."""
@@ -216,6 +210,19 @@ async def _open(uow: UnitOfWork, slug: str) -> tuple[Shop, list[Reseller]]:
     except ResellerDisabled:
         raise ShopClosed(f"the shop at {slug!r} is closed") from None
     return shop, chain
+
+
+async def _items(
+    uow: UnitOfWork, shop: Shop, chain: list[Reseller], products: list[Product], chosen: dict[int, Money | None]
+) -> list[tuple[ShopItem, Product]]:
+    """Of `products`, those the shop offers now — chosen, on sale, its chain may sell them at the shop's price —
+    as buyers see them, with live stock."""
+    candidates = [p for p in products if p.id in chosen and p.on_sale]
+    offered = await offers(uow, chain, candidates)
+    priced = {pid: shop.price(offer.cost.unit, chosen[pid]) for pid, offer in offered.items()}
+    sellable = [p for p in candidates if p.id in offered and offered[p.id].sellable_at(priced[p.id])]
+    stock = await sellable_counts(uow, [p.id or 0 for p in sellable])
+    return [(_item(offered[p.id or 0], priced[p.id or 0], stock), p) for p in sellable]
 
 
 def _item(offer: Offer, price: Money, stock: dict[int, int]) -> ShopItem:
