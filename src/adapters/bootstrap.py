@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import ModuleType
+from zoneinfo import ZoneInfo
 
 import dramatiq
 import structlog
@@ -35,10 +36,12 @@ from adapters.db.uow import SqlUnitOfWorkFactory
 from adapters.keys import MissingSecrets, Secrets, load_secrets
 from adapters.logging import configure_logging
 from adapters.notify.mail import DebugMailer, SmtpMailer
-from adapters.notify.webhooks import DnsResolver, HttpWebhookSender
+from adapters.notify.webhooks import HttpWebhookSender
+from adapters.outbound import DnsResolver
 from adapters.payments.epay import EPayGateway
 from adapters.queue import runtime
 from adapters.queue.jobs import DramatiqJobs, RunByCaller
+from adapters.security.challenges import AltchaChallenges
 from adapters.security.passwords import Argon2Passwords
 from adapters.security.signer import HmacSigner
 from adapters.settings import Settings
@@ -46,7 +49,7 @@ from adapters.suppliers.kaquan import KaquanSupplier
 from adapters.vault import AesGcmVault
 from domain.operations import HEARTBEAT_EVERY
 from domain.orders import OrderPolicy
-from domain.ports import Counters, Mailer
+from domain.ports import BotChallenges, Counters, Mailer
 from domain.services.api_keys import ApiKeys
 from domain.services.api_orders import ApiOrders
 from domain.services.auth import SignIn
@@ -65,8 +68,11 @@ from domain.services.portal import Portal
 from domain.services.price_rules import PriceRules
 from domain.services.redemption import Redemption
 from domain.services.resellers import Resellers
+from domain.services.reviews import Reviews
+from domain.services.risk_desk import RiskDesk
+from domain.services.risk_gate import RiskGate
 from domain.services.shops import Shops
-from domain.services.sourcing import Sourcing
+from domain.services.sourcing import MADE_WITHIN_TIMEOUTS, Sourcing
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
 from domain.throttle import LoginThrottle
@@ -105,6 +111,9 @@ class Container:
     webhook_sender: HttpWebhookSender
     sourcing: Sourcing
     supplier_client: KaquanSupplier
+    challenges: BotChallenges
+    reviews: Reviews
+    risk_desk: RiskDesk
     _closed: bool = field(default=False, repr=False)
 
     def session_store(self) -> Store:
@@ -139,6 +148,10 @@ class Container:
                 log.exception("readiness: redis check failed")
                 checks["redis"] = "error"
         return checks
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     async def aclose(self) -> None:
         if self._closed:
@@ -185,16 +198,23 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         payment_window=timedelta(minutes=settings.order_payment_minutes),
     )
     gateway = EPayGateway(settings.epay_url, settings.epay_merchant_id, keys.epay_key)
-    ordering = Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy)
+    challenges = AltchaChallenges(keys.secret_key, counters, clock, max_number=settings.challenge_max_number)
+    risk = RiskGate(uow, counters, challenges, clock, ZoneInfo(settings.display_timezone))
+    ordering = Ordering(uow, gateway, HmacSigner(keys.secret_key), vault, jobs, clock, policy, risk)
     resellers = Resellers(uow, clock, settings.reseller_max_depth)
-    supplier_client = KaquanSupplier(settings.supplier_timeout_seconds)
-    sourcing = Sourcing(uow, vault, supplier_client, jobs, clock, settings.base_url)
-    delivery = Delivery(uow, vault, jobs, clock, sourcing=sourcing)
-    balance_payments = BalancePayments(uow, jobs, clock, policy)
-    webhook_sender = HttpWebhookSender()
-    callbacks = Callbacks(
-        uow, vault, webhook_sender, DnsResolver(), jobs, clock, allow_private=settings.allow_private_callbacks
+    resolver, allow_private = DnsResolver(), settings.allow_private_callbacks
+    supplier_client = KaquanSupplier(
+        resolver, allow_private=allow_private, timeout_seconds=settings.supplier_timeout_seconds
     )
+    sourcing = Sourcing(
+        uow, vault, supplier_client, jobs, clock, resolver, allow_private=allow_private, base_url=settings.base_url,
+        sync_every=timedelta(minutes=settings.upstream_sync_minutes),
+        made_within=timedelta(seconds=MADE_WITHIN_TIMEOUTS * settings.supplier_timeout_seconds),
+    )  # fmt: skip
+    delivery = Delivery(uow, vault, jobs, clock, sourcing=sourcing)
+    balance_payments = BalancePayments(uow, jobs, clock, policy, risk)
+    webhook_sender = HttpWebhookSender()
+    callbacks = Callbacks(uow, vault, webhook_sender, resolver, jobs, clock, allow_private=allow_private)
     return Container(
         settings=settings,
         secrets=keys,
@@ -225,6 +245,9 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         webhook_sender=webhook_sender,
         sourcing=sourcing,
         supplier_client=supplier_client,
+        challenges=challenges,
+        reviews=Reviews(uow, balance_payments, jobs, clock, policy),
+        risk_desk=RiskDesk(uow, clock, ZoneInfo(settings.display_timezone)),
     )
 
 
@@ -257,8 +280,10 @@ def install_broker(settings: Settings) -> dramatiq.Broker:
         broker = StubBroker()
         broker.emit_after("process_boot")
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(runtime.CloseServices())  # after AsyncIO: closes the services before the loop stops
     dramatiq.set_broker(broker)
     actors = _load_actors()
+    actors.apply_settings(settings)
     for actor in vars(actors).values():
         if isinstance(actor, dramatiq.Actor) and actor.broker is not broker:
             # Re-declared when a process installs a second broker (tests build several apps).

@@ -48,14 +48,26 @@ class Settings(BaseSettings):
     order_sweep_seconds: float = Field(default=5, description="how often expiry and lost deliveries are swept")
     redeem_rate_per_minute: int = Field(default=60, description="redemption page requests per minute per address")
     lookup_rate_per_minute: int = Field(default=10, description="order lookups per minute per address")
+    challenge_max_number: int = Field(
+        default=1000,
+        ge=1,
+        le=2**32 - 1,
+        description="bot challenge difficulty: the browser tries up to this many proofs (~1 ms each per core)",
+    )
+    challenge_rate_per_minute: int = Field(default=30, description="bot challenges issued per minute per address")
 
     reseller_max_depth: int = Field(default=3, description="levels of resellers below the merchant")
     api_rate_per_minute: int = Field(default=600, description="Open API requests per minute per key")
     supplier_timeout_seconds: float = Field(
         default=10, gt=0, description="how long an upstream supplier may take to answer; then it is asked again later"
     )
+    upstream_sync_minutes: float = Field(
+        default=10, gt=0, description="upstream suppliers' catalogs (prices, stock) are synced at least this often"
+    )
     allow_private_callbacks: bool = Field(
-        default=False, description="let API callback URLs resolve to loopback or private addresses (closed networks)"
+        default=False,
+        description="let API callback URLs and upstream suppliers resolve to loopback or private addresses (closed "
+        "networks); refused otherwise, or anyone giving an address could aim this server at its own network",
     )
 
     public_url: str | None = Field(

@@ -236,11 +236,27 @@ def _is_web_url(text: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username and not parts.password
 
 
+# IPv6 addresses that carry an IPv4 one, which a NAT64 gateway (IPv6-only networks, clouds' NAT gateways) or an
+# old tunnel delivers to: the IPv4 address in their last 32 bits is what they reach. 6to4 is read by `sixtofour`.
+_CARRYING_IPV4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # a network's own translation: inside it by definition
+
+
 def is_public_address(address: str) -> bool:
-    """Whether a callback may go to this address: not loopback, private, link-local, multicast or reserved (a
-    reseller must not be able to make our workers call into our own network)."""
+    """Whether a request we are told to make (a callback, an upstream supplier's) may go to this address: not
+    loopback, private, link-local, multicast or reserved (no one may make us call into our own network) — nor an
+    IPv6 address that leads to such an IPv4 one through a translator or tunnel."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return ip.is_global and not ip.is_multicast
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        carried = any(ip in network for network in _CARRYING_IPV4)
+        inside = ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF) if carried else None)
+        if inside is not None:
+            return is_public_address(str(inside))
+    return True

@@ -21,6 +21,7 @@ from domain.money import Money
 
 class OrderStatus(StrEnum):
     PLACED = "placed"
+    HELD = "held"  # the merchant's risk rules want a person to look first (review queue)
     AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
     DELIVERING = "delivering"
@@ -34,7 +35,9 @@ class OrderStatus(StrEnum):
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PLACED: frozenset({S.AWAITING_PAYMENT, S.CANCELLED}),
+    S.PLACED: frozenset({S.AWAITING_PAYMENT, S.HELD, S.CANCELLED}),
+    # Approved: on to payment (a wallet pays at once); rejected: cancelled. A held order holds no stock.
+    S.HELD: frozenset({S.AWAITING_PAYMENT, S.CANCELLED}),
     S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
     S.PAID: frozenset({S.DELIVERING, S.REFUNDED}),
     S.DELIVERING: frozenset({S.DELIVERED, S.PARTIALLY_DELIVERED, S.FAILED, S.REFUNDED}),
@@ -52,7 +55,8 @@ FINAL = frozenset({S.DELIVERED, S.REFUNDED, S.CANCELLED, S.EXPIRED})
 # Statuses in which the buyer's money is with the merchant and not (yet) fully turned into goods.
 OWED = frozenset({S.PAID, S.DELIVERING, S.PARTIALLY_DELIVERED, S.FAILED})
 # Outcomes an API caller is called back about (its callback_url), each time the order reaches one.
-CALLBACK_STATUSES = frozenset({S.DELIVERED, S.PARTIALLY_DELIVERED, S.FAILED, S.REFUNDED})
+# (Cancelled: an order the risk rules held was rejected before it was charged.)
+CALLBACK_STATUSES = frozenset({S.DELIVERED, S.PARTIALLY_DELIVERED, S.FAILED, S.REFUNDED, S.CANCELLED})
 
 
 NOTIFICATION_STATES = ("pending", "sent", "failed", "not_applicable")
@@ -64,6 +68,7 @@ class Attention(StrEnum):
     FULFIL = "fulfil"  # manual or top-up product: an operator enters the result
     OUT_OF_STOCK = "out_of_stock"  # paid (often late), but no codes to deliver
     SHORT_DELIVERY = "short_delivery"  # fewer codes than units could be delivered
+    REVIEW = "review"  # held by the risk rules: approve or reject
 
 
 class Channel(StrEnum):
@@ -71,6 +76,12 @@ class Channel(StrEnum):
     ADMIN = "admin"
     API = "api"
     PORTAL = "portal"  # a reseller buying for itself, paid from its wallet
+
+
+# Channels where the one ordering has signed in (staff, a reseller in its portal, a reseller's API key); the last
+# two pay from the reseller's wallet.
+WALLET_CHANNELS = frozenset({Channel.API, Channel.PORTAL})
+SIGNED_CHANNELS = WALLET_CHANNELS | {Channel.ADMIN}
 
 
 class IllegalOrderTransition(DomainError):
@@ -154,6 +165,7 @@ class OrderRequest:
     channel: Channel = Channel.SHOP
     ip: str | None = None
     device: str | None = None
+    challenge: str = ""  # a solved bot challenge (ALTCHA payload), sent when the risk rules asked for one
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +228,9 @@ class Order:
     seller_id: int | None = None
     chain: tuple[tuple[int, Money], ...] = ()
     api: ApiPlacement | None = None
+    # What the merchant's risk rules matched when the order was placed (domain.risk.Match.as_dict) and their score.
+    risk_reasons: tuple[dict[str, Any], ...] = ()
+    risk_score: int = 0
     updated_at: datetime | None = None
     id: int | None = None
     # Events raised since the order was loaded; the repository appends them to the timeline.
@@ -233,9 +248,10 @@ class Order:
         *,
         seller: SellerTerms | None = None,
         api: ApiPlacement | None = None,
+        placed_by: str = "buyer",
     ) -> Order:
         """A valid new order for `product`, at retail or at a reseller shop's price; raises ValidationFailed or
-        NotForSale."""
+        NotForSale. `placed_by`: who the timeline names as placing it (a staff member taking it for a buyer)."""
         if not product.on_sale:
             raise NotForSale(f"{product.sku} is not on sale")
         errors: dict[str, str] = {}
@@ -284,7 +300,7 @@ class Order:
             updated_at=now,
         )
         details = {"quantity": quantity, "total": order.total.minor} | ({"seller": seller.seller_id} if seller else {})
-        order.record(now, "placed", "buyer", details)
+        order.record(now, "placed", placed_by, details)
         return order
 
     @property
@@ -322,8 +338,10 @@ class Order:
         return self.quantity - self.delivered_units
 
     def holding_keys(self) -> dict[str, str]:
-        """The keys the unpaid-units cap counts by: contact, and the address and device when known."""
-        keys = {"contact": self.contact.value, "ip": self.buyer_ip or "", "device": self.device or ""}
+        """The keys the unpaid-units cap counts by: contact, and the address and device when known. An order staff
+        placed has the staff member's address, shared by every buyer they take orders for: only its contact counts."""
+        ip = "" if self.channel is Channel.ADMIN else self.buyer_ip or ""
+        keys = {"contact": self.contact.value, "ip": ip, "device": self.device or ""}
         return {kind: value for kind, value in keys.items() if value}
 
     @property
@@ -344,6 +362,23 @@ class Order:
 
     def await_payment(self, now: datetime) -> None:
         self.move(S.AWAITING_PAYMENT, now, "stock_reserved" if self.pooled else "placed")
+
+    def weighed(self, reasons: list[dict[str, Any]], score: int) -> None:
+        """Keep what the risk rules matched (if anything): staff read it on the order and in the review queue."""
+        self.risk_reasons, self.risk_score = tuple(reasons), score
+
+    def hold_for_review(self, now: datetime) -> None:
+        self.move(S.HELD, now, "risk_review")
+        self.attention = Attention.REVIEW
+
+    def approve(self, now: datetime, actor: str, payment_window: timedelta) -> None:
+        """Staff let a held order go on: its payment window starts now (the caller reserves stock, then
+        `await_payment`)."""
+        if self.status is not S.HELD:
+            raise IllegalOrderTransition(f"a {self.status} order is not held for review", status=self.status)
+        self.attention = None
+        self.expires_at = now + payment_window
+        self.record(now, "risk_approved", actor)
 
     def is_due_to_expire(self, now: datetime) -> bool:
         return self.status in UNPAID and now >= self.expires_at
@@ -448,3 +483,4 @@ class OrderQuery:
     channel: Channel | None = None
     needs_action: bool = False
     seller_id: int | None = None  # a reseller's own orders (its portal)
+    riskiest_first: bool = False  # the review queue: highest risk score first, then the longest waiting

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from domain.api import ApiKey
 from domain.audit import AuditEntry
@@ -22,6 +22,7 @@ from domain.payments import PaymentNotice, PaymentRequest
 from domain.pricing import Audience, PriceList, QuantityBreak, Tier, TierPrice
 from domain.redemption import DeliveredUnit
 from domain.resellers import Reseller
+from domain.risk import Action, Attempt, Decision, ListEntry, ListKind, Rule
 from domain.shops import Shop
 from domain.staff import StaffMember
 from domain.suppliers import Listing, PlacedUpstream, Source, Upstream, UpstreamOrder
@@ -71,14 +72,41 @@ class Hits:
     resets_in: timedelta
 
 
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Events recorded under a key within the sliding window ending now: how many, and the sum of their amounts."""
+
+    count: int
+    total: int
+
+
 class Counters(Protocol):
-    """Shared, expiring counters (fixed windows) for throttles and, later, risk velocity rules."""
+    """Shared, expiring counters: fixed windows for throttles, sliding windows for risk velocity rules."""
 
     async def add(self, key: str, amount: int, window: timedelta) -> Hits:
         """Atomically add `amount` and return the new value; the window starts at the first add."""
         ...
 
     async def reset(self, key: str) -> None: ...
+
+    async def slide(self, key: str, amount: int, window: timedelta) -> Tally:
+        """Atomically record one event of `amount` now; return the tally of (now - window, now], this event included.
+
+        Exact, not bucketed: each event leaves the window `window` after it was recorded. Use one window per key.
+        """
+        ...
+
+
+class BotChallenges(Protocol):
+    """Proof-of-work challenges (ALTCHA) a browser solves before a risky order or lookup goes on."""
+
+    def issue(self) -> dict[str, Any]:
+        """A fresh signed challenge, JSON-serialisable, as the widget fetches it."""
+        ...
+
+    async def redeem(self, payload: str) -> bool:
+        """True once for a valid, unexpired solution; False for a bad, expired or already redeemed one."""
+        ...
 
 
 class StaffRepository(Protocol):
@@ -155,11 +183,13 @@ class CodeRepository(Protocol):
         ...
 
     async def sealed_by_another_key(self, active: str) -> bool:
-        """Whether any code is still sealed by a key other than `active`."""
+        """Whether anything (a code, a delivered unit, an API key's or an upstream's secret) is still sealed by a key
+        other than `active`."""
         ...
 
     async def count_by_key(self) -> dict[str, int]:
-        """How many codes each key id sealed."""
+        """How many sealed values each key id sealed: codes, delivered units' links and contents, API keys' and
+        upstreams' secrets, and the uploads and staged rows of imports not yet finished."""
         ...
 
     async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[StoredCode]:
@@ -188,6 +218,10 @@ class CodeRepository(Protocol):
 
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
         """Reserve `quantity` available codes for `holder`, all or none: raises OutOfStock."""
+        ...
+
+    async def reserve_up_to(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
+        """Reserve as many available codes as there are for `holder`, at most `quantity` (perhaps none)."""
         ...
 
     async def release(self, holder: str, now: datetime) -> int: ...
@@ -267,7 +301,19 @@ class OrderRepository(Protocol):
         ...
 
     async def unpaid_units(self, keys: dict[str, str]) -> dict[str, int]:
-        """Per holding key kind (contact, ip, device), the units its unpaid orders hold."""
+        """Per holding key kind (contact, ip, device), the units its unpaid orders hold (held ones included)."""
+        ...
+
+    async def paid_orders_of_contact(self, contact: str) -> int:
+        """How many orders the contact has paid (risk: a contact never seen paying is new)."""
+        ...
+
+    async def recent(self, limit: int) -> list[Order]:
+        """The last `limit` orders placed, newest first (a risk rule's dry run replays them)."""
+        ...
+
+    async def first_paid(self, contacts: Sequence[str]) -> dict[str, datetime]:
+        """When each of these contacts first paid an order; contacts that never paid are left out."""
         ...
 
     async def due_to_expire(self, now: datetime, limit: int) -> list[int]: ...
@@ -307,6 +353,15 @@ class DeliveryRepository(Protocol):
     async def by_token_hash(self, token_hash: bytes) -> DeliveredUnit | None: ...
 
     async def count_reveal(self, unit_id: int) -> None: ...
+
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[tuple[str, DeliveredUnit]]:
+        """The next units (by id, after `after_id`) whose link or content a key other than `active` sealed, each
+        with its order's number (their bindings name it)."""
+        ...
+
+    async def reseal(self, units: Sequence[DeliveredUnit]) -> None:
+        """Store the units' link and content as sealed anew (nothing else about them)."""
+        ...
 
 
 class ResellerRepository(Protocol):
@@ -366,6 +421,14 @@ class ApiKeyRepository(Protocol):
         """Its last use: only that column, so a request in flight can never undo a revocation."""
         ...
 
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[ApiKey]:
+        """The next keys (by id, after `after_id`) with a secret sealed by a key other than `active`."""
+        ...
+
+    async def reseal(self, keys: Sequence[ApiKey]) -> None:
+        """Store the keys' secrets as sealed anew: only those columns (a revocation meanwhile stays)."""
+        ...
+
 
 class WebhookRepository(Protocol):
     async def get(self, message_id: int) -> WebhookMessage | None: ...
@@ -420,16 +483,54 @@ class SupplierRepository(Protocol):
         ...
 
     async def upstream_stock(self, product_ids: Sequence[int]) -> dict[int, int]:
-        """Per product with upstream sources: the units its upstreams had in stock at their last sync."""
+        """Per product with upstream sources: the units its upstreams had in stock at their last sync, at a price
+        within the source's cost ceiling."""
         ...
 
     async def waiting(self, updated_before: datetime, limit: int) -> list[int]:
         """Delivering orders of products with upstream sources, unchanged since `updated_before`: held upstream,
-        or stranded between steps by a worker that died."""
+        or stranded between steps by a worker that died — and orders (whatever their status) with an open upstream
+        order not asked about since then."""
         ...
 
     async def order_id_for(self, upstream_id: int, out_trade_no: str) -> int | None:
         """Our order behind an out_trade_no we used upstream (an upstream's webhook names only that)."""
+        ...
+
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[Upstream]:
+        """The next upstreams (by id, after `after_id`) with a secret sealed by a key other than `active`."""
+        ...
+
+    async def reseal(self, upstreams: Sequence[Upstream]) -> None:
+        """Store the upstreams' secrets as sealed anew: only those columns."""
+        ...
+
+    async def upstream_order(self, upstream_id: int, out_trade_no: str) -> PlacedUpstream | None:
+        """The order we placed at that upstream under that name."""
+        ...
+
+    async def count_received(self, upstream_order_id: int, received: int) -> None:
+        """How many codes of its answers have been taken (delivered or pooled)."""
+        ...
+
+    async def abandon(self, upstream_order_id: int, at: datetime) -> None:
+        """Staff stop waiting for it: it is not asked about any more (`record_upstream_order` keeps this)."""
+        ...
+
+    async def sourcing_round(self, order_id: int) -> int:
+        """Which round of asking the order's sources it is in (1 until staff send it to its sources again)."""
+        ...
+
+    async def next_sourcing_round(self, order_id: int) -> int:
+        """Start the order's next round of asking its sources; returns its number."""
+        ...
+
+    async def pool_unlisted(self, product_ids: Sequence[int]) -> set[int]:
+        """Products with sources none of which is the own pool: their pool's codes are not for sale."""
+        ...
+
+    async def due_for_sync(self, synced_before: datetime) -> list[int]:
+        """Upstreams never synced, or last synced before `synced_before`."""
         ...
 
 
@@ -632,6 +733,39 @@ class WorkerBeats(Protocol):
     async def all(self) -> list[WorkerBeat]: ...
 
 
+class RiskRepository(Protocol):
+    """The merchant's risk rules, its block and allow lists, and the log of attempts they matched."""
+
+    async def rules(self, *, enabled_only: bool = False) -> list[Rule]:
+        """By id; the enabled ones are what every attempt is judged by."""
+        ...
+
+    async def rule(self, rule_id: int) -> Rule | None: ...
+
+    async def add_rule(self, rule: Rule, now: datetime) -> Rule: ...
+
+    async def save_rule(self, rule: Rule, now: datetime) -> None: ...
+
+    async def entries(self, list_kind: ListKind | None = None) -> list[ListEntry]: ...
+
+    async def listed(self, attempt: Attempt) -> list[ListEntry]:
+        """The entries that may match the attempt: every IP entry (networks), and the others naming its contact,
+        recharge account or device. `ListEntry.matches` decides."""
+        ...
+
+    async def add_entry(self, entry: ListEntry) -> ListEntry:
+        """Raises ValidationFailed({"value": "already_listed"}) if the list already names it."""
+        ...
+
+    async def remove_entry(self, entry_id: int) -> ListEntry | None: ...
+
+    async def record(self, decision: Decision) -> None: ...
+
+    async def decisions(self, page: PageRequest, outcome: Action | None = None) -> Page[Decision]:
+        """Newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the `async with` block without `commit()` rolls everything back."""
 
@@ -647,6 +781,7 @@ class UnitOfWork(Protocol):
     webhooks: WebhookRepository
     suppliers: SupplierRepository
     ledger: LedgerRepository
+    risk: RiskRepository
     audit: AuditLog
     worker_beats: WorkerBeats
 

@@ -37,9 +37,12 @@ class Permission(StrEnum):
     EXPORT_CODES = "export_codes"
     VIEW_ORDERS = "view_orders"
     MANAGE_ORDERS = "manage_orders"  # fulfil, cancel, resend
+    PLACE_ORDERS = "place_orders"  # take an order for a buyer (by phone, chat) at the retail price
     REFUND_ORDERS = "refund_orders"
     VIEW_RESELLERS = "view_resellers"
     MANAGE_RESELLERS = "manage_resellers"  # create resellers, record top-ups, set their prices and terms
+    VIEW_RISK = "view_risk"  # read the risk rules, lists and decision log
+    MANAGE_RISK = "manage_risk"  # write risk rules and block/allow lists, try them in a dry run
     USE_PORTAL = "use_portal"  # a reseller's portal, for its own reseller
 
 
@@ -52,11 +55,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.MANAGE_CODES,
         Permission.REVEAL_CODES,
         Permission.MANAGE_ORDERS,
+        Permission.PLACE_ORDERS,
         Permission.VIEW_RESELLERS,
+        Permission.VIEW_RISK,
+        Permission.MANAGE_RISK,
     },
-    Role.FINANCE: _EVERY_ROLE | {Permission.REFUND_ORDERS, Permission.VIEW_RESELLERS, Permission.MANAGE_RESELLERS},
-    Role.SUPPORT: _EVERY_ROLE | {Permission.MANAGE_ORDERS, Permission.VIEW_RESELLERS},
-    Role.CLERK: _EVERY_ROLE,
+    Role.FINANCE: _EVERY_ROLE
+    | {Permission.REFUND_ORDERS, Permission.VIEW_RESELLERS, Permission.MANAGE_RESELLERS, Permission.VIEW_RISK},
+    Role.SUPPORT: _EVERY_ROLE | {Permission.MANAGE_ORDERS, Permission.VIEW_RESELLERS, Permission.VIEW_RISK},
+    # Sales desk: takes orders by phone or chat. Support (after-sales) and finance (money) do not sell.
+    Role.CLERK: _EVERY_ROLE | {Permission.PLACE_ORDERS},
     Role.RESELLER: frozenset({Permission.USE_PORTAL}),
 }
 

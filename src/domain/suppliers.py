@@ -37,6 +37,26 @@ class UpstreamUnavailable(DomainError):
         self.in_flight = in_flight
 
 
+class UpstreamOrderOpen(DomainError):
+    """An order placed upstream for this order may still deliver (placed, not settled): refunding the buyer or
+    delivering by hand now could pay twice for the same units. Staff abandon it first."""
+
+    code = "upstream_order_open"
+
+
+class UpstreamOrderClosed(DomainError):
+    """Only an open upstream order (placed, not settled, not abandoned) can be abandoned."""
+
+    code = "upstream_order_closed"
+
+
+class NotSourcedAgain(DomainError):
+    """Only an order of a product with upstream sources that failed at every source (failed or partially
+    delivered, owing units) can be sent to its sources again."""
+
+    code = "cannot_source_again"
+
+
 class UpstreamRefused(DomainError):
     """The upstream said no, with its stable error code (out_of_stock, insufficient_balance, …)."""
 
@@ -116,9 +136,13 @@ class Source:
     def is_pool(self) -> bool:
         return self.upstream_id is None
 
-    def out_trade_no(self, order_number: str) -> str:
-        """Our name for the order placed at this source: the same on every try."""
-        return f"{order_number}-{self.position}"
+    def out_trade_no(self, order_number: str, round_: int = 1) -> str:
+        """Our name for the order placed at this source: the same on every try of a round. Staff sending the order
+        to its sources again start a new round: a new name, since the old one names an order settled there."""
+        return f"{order_number}-{self.position}" if round_ <= 1 else f"{order_number}-{self.position}-{round_}"
+
+    def above_ceiling(self, unit_price: Money) -> bool:
+        return self.cost_ceiling is not None and unit_price > self.cost_ceiling
 
 
 class UpstreamStatus(StrEnum):
@@ -126,8 +150,16 @@ class UpstreamStatus(StrEnum):
 
     ORDERING = "ordering"  # asked; no answer yet (a timeout leaves it here until it is asked again)
     PROCESSING = "processing"  # accepted, not delivered yet: its webhook or a later query completes it
+    # Ended short there (its `failed` or `partially_delivered`): it holds our money for the units it did not
+    # deliver until its staff deliver or refund them. Codes that came are taken; it is asked about again (backing
+    # off), and our order waits for staff meanwhile — buying the rest elsewhere could pay twice.
+    STALLED = "stalled"
     DELIVERED = "delivered"
-    FAILED = "failed"  # refused, refunded or failed upstream: the next source is tried
+    FAILED = "failed"  # refused, never made, or refunded there: nothing more comes, the next source is tried
+
+
+# Placed upstream and not settled: codes may still come, so no other source buys those units meanwhile.
+OPEN = frozenset({UpstreamStatus.ORDERING, UpstreamStatus.PROCESSING, UpstreamStatus.STALLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +179,7 @@ def passed_over(source: Source, listing: Listing | None) -> str | None:
     and an upstream out of stock says so when asked."""
     if listing is None:
         return "not_in_upstream_catalog"
-    if source.cost_ceiling is not None and listing.price > source.cost_ceiling:
+    if source.above_ceiling(listing.price):
         return "above_cost_ceiling"
     return None
 
@@ -167,4 +199,11 @@ class PlacedUpstream:
     upstream_order_no: str = ""
     unit_cost: Money | None = None
     error: str = ""
+    received: int = 0  # codes taken from its answers so far (a partial delivery sends the rest later)
+    abandoned_at: datetime | None = None  # staff stopped waiting for it: codes it sends after all go to the pool
     id: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Placed, not settled, and still waited for: it blocks refunds, delivery by hand and other sources."""
+        return self.status in OPEN and self.abandoned_at is None

@@ -42,11 +42,14 @@ from web.auth import (
     SESSION_MAX_AGE,
     RotatingSessionBackend,
     RotatingSessionConfig,
+    client_network,
     member_of_session,
 )
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
+from web.controllers.challenge import challenge
 from web.controllers.health import healthz, readyz
+from web.controllers.new_orders import NewOrderController
 from web.controllers.orders import OrderController
 from web.controllers.payments import PaymentNotifyController
 from web.controllers.portal import PortalController
@@ -60,6 +63,8 @@ from web.controllers.products import ProductController
 from web.controllers.redeem import RedeemController
 from web.controllers.reseller_shop import ResellerShopController, ShopLookupController
 from web.controllers.resellers import ResellerController
+from web.controllers.reviews import ReviewController
+from web.controllers.risk import RiskController
 from web.controllers.sandbox import SandboxController
 from web.controllers.shop import LookupController, ShopController
 from web.controllers.staff import StaffController
@@ -116,8 +121,22 @@ def create_app(container: Container | None = None) -> Litestar:
     sessions = container.session_store()
     # Dev mode pays itself: a sandbox EPay gateway, signing with the same merchant key. Never in production.
     sandbox = None if settings.is_production else SandboxGateway(settings.epay_merchant_id, container.secrets.epay_key)
-    redeem_limit = RateLimitConfig(rate_limit=("minute", settings.redeem_rate_per_minute), store="rate_limit_redeem")
-    lookup_limit = RateLimitConfig(rate_limit=("minute", settings.lookup_rate_per_minute), store="rate_limit_lookup")
+    # Per address, an IPv6 one by its /64 (client_network): rotating through one's own network gets no fresh limit.
+    redeem_limit = RateLimitConfig(
+        rate_limit=("minute", settings.redeem_rate_per_minute),
+        store="rate_limit_redeem",
+        identifier_for_request=client_network,
+    )
+    lookup_limit = RateLimitConfig(
+        rate_limit=("minute", settings.lookup_rate_per_minute),
+        store="rate_limit_lookup",
+        identifier_for_request=client_network,
+    )
+    challenge_limit = RateLimitConfig(
+        rate_limit=("minute", settings.challenge_rate_per_minute),
+        store="rate_limit_challenge",
+        identifier_for_request=client_network,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -158,8 +177,11 @@ def create_app(container: Container | None = None) -> Litestar:
             ProductController,
             StockController,
             OrderController,
+            NewOrderController,
             ResellerController,
             PriceRuleController,
+            RiskController,
+            ReviewController,
             PortalController,
             PortalOrderController,
             PortalPurchaseController,
@@ -172,6 +194,7 @@ def create_app(container: Container | None = None) -> Litestar:
             SupplierController,
             SupplierWebhookController,
             Router("/", route_handlers=[LookupController, ShopLookupController], middleware=[lookup_limit.middleware]),
+            Router("/", route_handlers=[challenge], middleware=[challenge_limit.middleware]),
             Router("/", route_handlers=[RedeemController], middleware=[redeem_limit.middleware]),
             *([SandboxController] if sandbox is not None else []),
             create_static_files_router(
@@ -189,6 +212,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "ordering": provide(container.ordering),
             "delivery": provide(container.delivery),
             "order_desk": provide(container.order_desk),
+            "notifications": provide(container.notifications),
             "redemption": provide(container.redemption),
             "resellers": provide(container.resellers),
             "price_rules": provide(container.price_rules),
@@ -202,6 +226,9 @@ def create_app(container: Container | None = None) -> Litestar:
             "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
             "check_ready": provide(container.check_ready),
+            "challenges": provide(container.challenges),
+            "risk_desk": provide(container.risk_desk),
+            "reviews": provide(container.reviews),
         },
         # Session auth inserts itself first; the request context goes before it so auth-phase logs carry the id.
         on_app_init=[auth.on_app_init, _outermost(RequestContext())],
@@ -218,6 +245,7 @@ def create_app(container: Container | None = None) -> Litestar:
             "sessions": sessions,
             "rate_limit_redeem": container.store("rate-limit:redeem"),
             "rate_limit_lookup": container.store("rate-limit:lookup"),
+            "rate_limit_challenge": container.store("rate-limit:challenge"),
         },
         template_config=templates,
         plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=templates)), OpenApi(container.api_keys)],
@@ -235,7 +263,8 @@ def create_app(container: Container | None = None) -> Litestar:
 async def _sweep_every_minute(container: Container) -> None:
     """Housekeeping the database needs: imports whose queue message was lost are queued again, codes
     past their batch's expiry are taken out of sale, and (at start and hourly) codes still sealed by
-    an old key are handed to the workers to re-seal."""
+    an old key are handed to the workers to re-seal. Upstream suppliers' catalogs are synced when due
+    (KAQUAN_UPSTREAM_SYNC_MINUTES)."""
     minute = 0
     while True:
         try:
@@ -245,6 +274,11 @@ async def _sweep_every_minute(container: Container) -> None:
                 await container.key_rotation.reseal_if_needed()
         except Exception:  # a failed sweep is retried next minute; it must not stop the loop
             log.exception("sweep failed")
+        try:
+            if unreachable := await container.sourcing.sync_due():
+                log.warning("upstream sync failed", upstreams=unreachable)
+        except Exception:
+            log.exception("upstream sync failed")
         minute += 1
         await asyncio.sleep(60)
 

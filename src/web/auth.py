@@ -13,6 +13,7 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.types import Empty, Guard, Message, ScopeSession
 
 from domain.audit import Actor
+from domain.risk import counted_ip
 from domain.services.auth import SignIn
 from domain.staff import Permission, StaffMember
 
@@ -78,6 +79,12 @@ def actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     # uvicorn's proxy_headers has already applied X-Forwarded-For from trusted proxies.
     return connection.client.host if connection.client else "unknown"
+
+
+def client_network(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who a per-address rate limit counts: the client's address, an IPv6 one by its /64, as the risk rules count
+    (a script rotating through its own network's addresses is one client)."""
+    return counted_ip(client_ip(connection))
 
 
 SESSION_MAX_AGE = "session_max_age"  # app state: seconds a session lives, however busy it is

@@ -1,5 +1,5 @@
-"""Buyers as the shop sees them: the device cookie (a long-lived id per browser that the unpaid-units cap, and
-later risk rules, count by) and the checkout form turned into an order request."""
+"""Buyers as the shop sees them: the device cookie (a long-lived id per browser that the unpaid-units cap and the
+risk rules count by), the checkout form turned into an order request, and where a placed order sends the buyer."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
-from domain.orders import Channel, OrderRequest
-from web.auth import client_ip
+from domain.orders import Channel, Order, OrderRequest, OrderStatus
+from domain.services.ordering import Ordering
+from web.auth import base_url, client_ip
+from web.controllers.auth import go
 from web.controllers.forms import CheckoutForm
 
 DEVICE_COOKIE = "kaquan_device"
@@ -41,7 +43,8 @@ def with_device(request: Request[Any, Any, Any], response: Response[Any]) -> Res
 
 
 def checkout_request(request: Request[Any, Any, Any], sku: str, form: CheckoutForm) -> OrderRequest:
-    """A shop checkout (the merchant's or a reseller's), with what the caps count by: address and device."""
+    """A shop checkout (the merchant's or a reseller's), with what the caps and risk rules count by (address and
+    device) and the solved challenge, if the rules asked for one."""
     return OrderRequest(
         sku=sku,
         quantity=form.quantity,
@@ -50,4 +53,13 @@ def checkout_request(request: Request[Any, Any, Any], sku: str, form: CheckoutFo
         channel=Channel.SHOP,
         ip=client_ip(request),
         device=device_of(request),
+        challenge=form.altcha,
     )
+
+
+def after_checkout(request: Request[Any, Any, Any], ordering: Ordering, order: Order) -> Response[Any]:
+    """Off to the payment gateway; an order the risk rules hold for review has nothing to pay yet, so its page
+    instead (it shows the payment button once staff approve)."""
+    if order.status is OrderStatus.HELD:
+        return go(request, f"/o/{order.number}?k={ordering.page_key(order)}")
+    return go(request, ordering.payment_url(order, base_url(request)))

@@ -15,6 +15,7 @@ from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.imports import BadCodeFile
+from domain.risk import ChallengeRequired
 from domain.staff import LoginThrottled
 from web.i18n import catalog, locale_of, translate
 from web.middleware import loggable_path, request_id
@@ -33,6 +34,10 @@ STATUS_BY_CODE = {
     "not_for_sale": 404,
     "payment_rejected": 400,
     "reseller_disabled": 403,
+    "risk_blocked": 403,
+    "challenge_required": 403,
+    "review": 403,
+    "mail_not_sent": 502,
 }
 CONFLICT = 409
 CSRF_FAILED = "CSRF token verification failed"
@@ -50,10 +55,15 @@ def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Respons
         message = translate(locale, "error.validation_error")
     else:
         message = translate(locale, f"error.{error.code}", **error.params)
+    if status >= 500:  # something outside failed (the mail server, say): what it said is for the log, not the page
+        log.error("outside failure", code=error.code, exc_info=error.__cause__ or error)
     headers = (
         {"Retry-After": str(int(error.retry_after.total_seconds()) + 1)} if isinstance(error, LoginThrottled) else {}
     )
-    return _render(request, status, message, fields=fields, headers=headers)
+    # The risk rules want proof of a person: the widget comes with the message, into the form that was sent, and
+    # solves at once; sending the form again carries its solution (the field `altcha`).
+    challenge = isinstance(error, ChallengeRequired)
+    return _render(request, status, message, fields=fields, headers=headers, challenge=challenge)
 
 
 def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
@@ -82,13 +92,14 @@ def _render(
     *,
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    challenge: bool = False,
 ) -> Response[Any]:
     htmx = request.headers.get("hx-request") == "true"
     if request.url.path.startswith(("/healthz", "/readyz")) or request.headers.get("accept") == "application/json":
         return Response({"error": {"message": message}}, status_code=status, headers=headers)
     return Template(
         "_errors.html" if htmx else "errors/error.html",
-        context={"status": status, "message": message, "fields": fields or {}},
+        context={"status": status, "message": message, "fields": fields or {}, "challenge": challenge and htmx},
         status_code=status,
         headers=headers,
     )

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -23,7 +24,7 @@ from tests.e2e.server import Server, running_app
 from tests.e2e.test_portal_http import signed_in_owner
 from tests.services import unavailable
 
-SKU, LAST, TOPUP = "E2E-API", "E2E-API-LAST", "E2E-API-TOPUP"
+SKU, LAST, TOPUP, RISKY = "E2E-API", "E2E-API-LAST", "E2E-API-TOPUP", "E2E-API-RISKY"
 OPERATIONS = {
     ("get", "/api/v1/products"),
     ("post", "/api/v1/orders"),
@@ -399,8 +400,53 @@ def test_the_schema_describes_the_five_operations_and_nothing_else(world):
     order_schema = schema["components"]["schemas"]["Order"]
     assert {"order_no", "out_trade_no", "status", "codes", "unit_price", "total"} <= set(order_schema["properties"])
     assert set(schema["components"]["schemas"]["Status"]["enum"]) == {
-        "processing", "delivered", "partially_delivered", "failed", "refunded",
+        "processing", "review", "delivered", "partially_delivered", "failed", "refunded",
     }  # fmt: skip
+    refused = place["responses"]["403"]["content"]["application/json"]["examples"].values()
+    assert {e["value"]["error"]["code"] for e in refused} == {
+        "ip_not_allowed", "reseller_disabled", "risk_blocked", "review",
+    }  # fmt: skip
+    assert all("order_no" in e["value"]["error"] for e in refused if e["value"]["error"]["code"] == "review")
+
+
+def test_risk_rules_hold_an_order_uncharged_as_review_or_refuse_it_with_403(world, app_server, tmp_path):
+    """The merchant's rules, set in the admin: API orders of one product wait for review; one recharge account is
+    on the block list."""
+    stock_product(app_server, RISKY, 2, tmp_path)
+    owner = signed_in_owner(app_server)
+    rule = {"name": "API review", "reason": "new line", "action": "review", "channels": "api", "sku": RISKY,
+            "type": "order_cap", "measure": "units", "limit": "0"}  # fmt: skip
+    assert owner.post("/admin/risk/rules", rule, htmx=True).headers.get("hx-redirect") == "/admin/risk"
+    entry = {"list": "block", "kind": "recharge_account", "value": "13900000000", "note": "chargebacks"}
+    assert owner.post("/admin/risk/lists", entry, htmx=True).status_code == 200
+    balance = world.a.balance()["balance"]
+
+    held = world.a.post("/api/v1/orders", order("R-RISK-HELD", sku=RISKY))
+    assert (held.status_code, error_of(held)) == (403, "review")
+    order_no = held.json()["error"]["order_no"]
+    assert order_no in held.json()["error"]["message"]
+    again = world.a.post("/api/v1/orders", order("R-RISK-HELD", sku=RISKY))
+    assert (again.status_code, error_of(again), again.json()["error"]["order_no"]) == (403, "review", order_no)
+    by_own_id = world.a.get("/api/v1/orders?out_trade_no=R-RISK-HELD")
+    assert by_own_id.status_code == 200 and by_own_id.json() == world.a.get(f"/api/v1/orders/{order_no}").json()
+    assert (by_own_id.json()["status"], by_own_id.json()["codes"], by_own_id.json()["paid_at"]) == ("review", [], None)
+
+    blocked = world.a.post("/api/v1/orders", order("R-RISK-BLOCKED", sku=TOPUP, recharge_account="13900000000"))
+    assert (blocked.status_code, error_of(blocked)) == (403, "risk_blocked")
+    assert "order_no" not in blocked.json()["error"]
+    assert world.a.get("/api/v1/orders?out_trade_no=R-RISK-BLOCKED").status_code == 404, "nothing was made"
+    assert world.a.balance()["balance"] == balance, "nothing charged"
+
+    listed = owner.get(f"/admin/orders?number={order_no}").text
+    order_id = re.search(r'href="/admin/orders/(\d+)"', listed).group(1)
+    assert owner.post(f"/admin/reviews/{order_id}/approve", htmx=True).status_code == 200
+    deadline = time.monotonic() + 30
+    while (status := world.a.get(f"/api/v1/orders/{order_no}").json()["status"]) != "delivered":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    assert float(balance) - float(world.a.balance()["balance"]) == pytest.approx(19.80), "charged once approved"
+    done = world.a.post("/api/v1/orders", order("R-RISK-HELD", sku=RISKY))
+    assert done.status_code == 200 and done.json()["order_no"] == order_no
 
 
 @pytest.fixture(scope="module")

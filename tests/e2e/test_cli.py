@@ -59,7 +59,7 @@ def test_after_a_key_rotation_and_a_restart_the_worker_reseals_in_the_background
     assert rotated.returncode == 0 and json.loads(rotated.stdout)["active"] == "k2"
     with running_app(tmp_path) as restarted:
         deadline = time.monotonic() + 30
-        while json.loads(restarted.kaquan("--json", "keys", "status").stdout)["codes_by_key"] != {"k2": 3}:
+        while json.loads(restarted.kaquan("--json", "keys", "status").stdout)["sealed_by_key"] != {"k2": 3}:
             assert time.monotonic() < deadline, "the workers did not re-seal the codes"
             time.sleep(0.5)
 
@@ -134,3 +134,19 @@ def test_api_keys_are_made_listed_and_revoked_from_the_command_line(app_server):
     ):
         refused = app_server.kaquan("apikey", *args)
         assert refused.returncode == 1 and problem in refused.stderr and refused.stdout == "", (args, refused.stderr)
+
+
+def test_an_upstream_inside_our_own_network_is_refused_on_the_command_line_and_in_the_admin(app_server):
+    """This server does not allow private addresses (the default): an upstream there would make it call into its
+    own network."""
+    refused = app_server.kaquan(
+        "upstream", "add", "inside", "--url", "http://127.0.0.1:6379", "--key-id", "kq_" + "A" * 16,
+        KAQUAN_UPSTREAM_SECRET="sk_x",
+    )  # fmt: skip
+    assert refused.returncode == 1 and "base_url (private_address)" in refused.stderr and refused.stdout == ""
+    owner = Browser(app_server.url, **{"Accept-Language": "en"})
+    owner.login("owner", OWNER_PASSWORD)
+    form = {"name": "inside", "base_url": "http://10.0.0.8", "key_id": "kq_" + "A" * 16, "secret": "sk_x"}
+    shown = owner.post("/admin/suppliers", form | {"webhook_secret": ""}, htmx=True)
+    assert "hx-redirect" not in shown.headers and "leads into a private network" in shown.text
+    assert json.loads(app_server.kaquan("--json", "upstream", "list").stdout) == {"upstreams": []}

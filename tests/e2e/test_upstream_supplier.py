@@ -155,6 +155,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
             KAQUAN_PORT=str(free_port()),
             KAQUAN_SUPPLIER_TIMEOUT_SECONDS=str(SUPPLIER_TIMEOUT),
             KAQUAN_ORDER_SWEEP_SECONDS="0.5",
+            KAQUAN_ALLOW_PRIVATE_CALLBACKS="true",  # its upstreams are on 127.0.0.1
         ) as down,
     ):
         # The upstream: two products in stock, and the downstream's merchant as its reseller, twice over.
@@ -466,3 +467,41 @@ def test_the_webhook_endpoint_takes_only_signed_callbacks_about_our_orders(chain
     beta = f"{chain.down.url}/suppliers/{chain.ids['beta']}/webhook"
     assert post(chain.delivered_by_alpha, to=beta).status_code == 401, "signed with alpha's secret, not beta's"
     assert post(chain.delivered_by_alpha, to=f"{chain.down.url}/suppliers/99999/webhook").status_code == 404
+
+
+def test_an_order_waiting_upstream_is_refunded_only_after_staff_abandon_it_and_its_late_code_goes_to_the_pool(
+    chain, tmp_path
+):
+    """alpha's product is delivered by its staff (manual): our order waits there. A refund is refused in place until
+    the owner abandons that upstream order on the order page; when alpha's staff deliver after all, its webhook
+    brings the code into the downstream's pool — paid for once, never lost."""
+    stock_product(chain.up, "UP-MAN", 0, tmp_path, kind="manual", price="15.00")
+    assert chain.owner.post(f"/admin/suppliers/{chain.ids['alpha']}/sync", htmx=True).status_code == 200
+    made = chain.down.kaquan("product", "create", "DOWN-MAN", "--name", "By hand upstream", "--face-value", "30",
+                             "--price", "29.80", "--on-sale")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert chain.down.kaquan("product", "sources", "DOWN-MAN", "--source", "alpha:UP-MAN").returncode == 0
+    a_before = balance(chain.alpha)
+    _, _, number = buy(chain, "DOWN-MAN")
+    listed = chain.owner.get(f"/admin/orders?number={number}").text
+    page = re.search(r'href="(/admin/orders/\d+)"', listed).group(1)
+    assert eventually("the order waits at alpha", lambda: 'data-status="processing"' in chain.owner.get(page).text)
+    refused = chain.owner.post(f"{page}/refund", {"reason": "the buyer asked"}, htmx=True)
+    assert refused.status_code == 409 and f"{number}-1) is still open" in refused.text, refused.text
+    abandon = re.search(r'hx-post="(/admin/orders/\d+/upstream/\d+/abandon)"', chain.owner.get(page).text).group(1)
+    abandoned = chain.owner.post(abandon, {"reason": "alpha is too slow"}, htmx=True)
+    assert abandoned.status_code == 200 and 'class="abandoned"' in abandoned.text, abandoned.text
+    assert 'id="source-again"' in abandoned.text, "failed at every source: staff may try the suppliers again"
+    refunded = chain.owner.post(f"{page}/refund", {"reason": "the buyer asked"}, htmx=True)
+    assert refunded.status_code == 200 and "status-refunded" in refunded.text, refunded.text
+    # alpha's staff deliver by hand after all; its webhook brings the code to the downstream's pool.
+    up_owner = signed_in_owner(chain.up)
+    there = upstream_order(chain.alpha, f"{number}-1")["order_no"]
+    up_page = re.search(r'href="(/admin/orders/\d+)"', up_owner.get(f"/admin/orders?number={there}").text).group(1)
+    assert up_owner.post(f"{up_page}/fulfil", {"lines": "MAN-CODE-0001,PIN1"}, htmx=True).status_code == 200
+    pooled = eventually(
+        "the late code went into the pool",
+        lambda: [t for k, t in timeline(chain, number) if k == "upstream_codes_pooled"],
+    )
+    assert "alpha × 1" in pooled[0]
+    assert balance(chain.alpha) == pytest.approx(a_before - 15.00), "paid there once"

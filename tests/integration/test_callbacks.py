@@ -21,7 +21,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from adapters import bootstrap
-from adapters.notify.webhooks import DnsResolver
+from adapters.outbound import DnsResolver
 from adapters.settings import Settings
 from domain.api import NewKey
 from domain.audit import Actor
@@ -34,6 +34,7 @@ from domain.services.callbacks import CallbackNotAccepted, Callbacks
 from domain.services.order_desk import OrderDesk
 from domain.webhooks import MessageStatus, WebhookMessage
 from tests.integration.shopping import RecordedJobs, stocked
+from tests.unit.fakes import KnownHosts
 
 CLI = Actor.cli()
 # Where callbacks of tests that never send them point: loopback (allowed here), the discard port.
@@ -109,16 +110,6 @@ class CallbackJobs(RecordedJobs):
 
     async def call_back(self, order_id: int) -> None:
         self.called_back.append(order_id)
-
-
-@dataclass
-class KnownHosts:
-    """DNS as the test has it: these names resolve here and nowhere else (the sandbox has no DNS)."""
-
-    hosts: dict[str, list[str]]
-
-    async def resolve(self, host: str) -> list[str]:
-        return self.hosts.get(host, [])
 
 
 class ShiftedClock:

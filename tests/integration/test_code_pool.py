@@ -113,6 +113,26 @@ async def test_a_short_reservation_takes_nothing(container):
     assert (counts.available, counts.reserved) == (2, 0)
 
 
+async def test_reserving_up_to_takes_what_there_is_never_more_and_racers_never_share_a_code(container):
+    pid = await new_product(container)
+    await stock_up(container, pid, 10)
+
+    async def up_to(quantity: int, holder: str) -> list[int]:
+        async with container.ordering.uow() as uow:
+            taken = await uow.codes.reserve_up_to(pid, quantity, holder, datetime.now(UTC))
+            await uow.commit()
+        return taken
+
+    assert len(await up_to(3, "first")) == 3
+    racers = await asyncio.gather(*(up_to(4, f"racer-{n}") for n in range(4)))  # 16 wanted, 7 left
+    taken = [code for codes in racers for code in codes]
+    assert len(taken) == 7 and len(set(taken)) == 7, "each code once, what there was and no more"
+    assert await up_to(2, "late") == []
+    counts = (await container.stock.of_product(pid)).counts
+    assert (counts.available, counts.reserved) == (0, 10)
+    await assert_batches_balance(container, pid)
+
+
 async def test_processes_and_threads_racing_for_the_last_100_codes_get_exactly_100(container, settings):
     pid = await new_product(container)
     await stock_up(container, pid, 300)

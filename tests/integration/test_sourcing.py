@@ -16,13 +16,17 @@ from domain.money import Money
 from domain.orders import Attention, OrderStatus
 from domain.suppliers import (
     Listing,
+    NotSourcedAgain,
     Upstream,
     UpstreamOrder,
+    UpstreamOrderClosed,
+    UpstreamOrderOpen,
     UpstreamRefused,
     UpstreamStatus,
     UpstreamUnavailable,
 )
 from tests.integration.shopping import RecordedJobs, assert_ledger_consistent, buy, notice, stocked
+from tests.unit.fakes import KnownHosts
 
 CLI = Actor.cli()
 
@@ -30,18 +34,29 @@ CLI = Actor.cli()
 @dataclass
 class FakeUpstreams:
     """Each upstream (by name) answers orders from a script: a list of outcomes, used up one call at a time —
-    "deliver", "process", "out_of_stock", "5xx", "timeout" — and remembers what it made under which id. A find
-    can be refused too (`find_refused`: e.g. rate limited)."""
+    "deliver", "process", "out_of_stock", "5xx", "timeout", "partial" (all but one unit delivered, then it stalls),
+    "fail" (nothing delivered, it stalls), "slow" (no answer in time, and not made there yet: `finish_slow` makes
+    it) — and remembers what it made under which id. A find can be refused too (`find_refused`: e.g. rate limited).
+    Its catalog lists UP-IQ at `price`, with 100 in stock; `meanwhile`: what happens while a catalog is read (another
+    run of the same delivery, say), one each time."""
 
     scripts: dict[str, list[str]] = field(default_factory=dict)
     made: dict[tuple[str, str], UpstreamOrder] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (upstream, "order"|"find", out_trade_no)
+    catalogs: list[str] = field(default_factory=list)  # whose catalog was read (a price checked before buying)
     price: Money = field(default_factory=lambda: Money(1600))
     down: set[str] = field(default_factory=set)  # upstreams that cannot be reached at all (connection refused)
     find_refused: set[str] = field(default_factory=set)
+    meanwhile: list = field(default_factory=list)
+    slow: dict[tuple[str, str], int] = field(default_factory=dict)  # still being made there: its quantity
 
     async def catalog(self, upstream: Upstream, secret: str) -> list[Listing]:
-        raise AssertionError("not used here")
+        self.catalogs.append(upstream.name)
+        if self.meanwhile:
+            await self.meanwhile.pop(0)()
+        if upstream.name in self.down:
+            raise UpstreamUnavailable("ConnectError")
+        return [Listing(upstream.id, "UP-IQ", "iQIYI", self.price, "code", True, 100, datetime.now(UTC))]
 
     async def order(self, upstream, secret, out_trade_no, sku, quantity, recharge_account, callback_url):
         self.calls.append((upstream.name, "order", out_trade_no))
@@ -54,12 +69,14 @@ class FakeUpstreams:
             raise UpstreamRefused("out_of_stock")
         if outcome == "5xx":  # it got there and failed: as far as we can tell, it may have made the order
             raise UpstreamUnavailable("HTTP 502", in_flight=True)
-        status = UpstreamStatus.PROCESSING if outcome in ("process", "timeout") else UpstreamStatus.DELIVERED
-        codes = (
-            tuple(CardSecret.of(f"{upstream.name}-{out_trade_no}-{n}", "PIN") for n in range(quantity))
-            if status is UpstreamStatus.DELIVERED
-            else ()
+        if outcome == "slow":  # our request gave up; the upstream is still at it, and has nothing to show yet
+            self.slow[(upstream.name, out_trade_no)] = quantity
+            raise UpstreamUnavailable("ReadTimeout", in_flight=True)
+        status = {"process": UpstreamStatus.PROCESSING, "timeout": UpstreamStatus.PROCESSING}.get(
+            outcome, UpstreamStatus.STALLED if outcome in ("partial", "fail") else UpstreamStatus.DELIVERED
         )
+        sent = {"deliver": quantity, "partial": quantity - 1}.get(outcome, 0)
+        codes = tuple(CardSecret.of(f"{upstream.name}-{out_trade_no}-{n}", "PIN") for n in range(sent))
         self.made[(upstream.name, out_trade_no)] = UpstreamOrder(out_trade_no, "U1", status, self.price, codes)
         if outcome == "timeout":  # made there, but the answer never arrived
             raise UpstreamUnavailable("ReadTimeout", in_flight=True)
@@ -73,11 +90,22 @@ class FakeUpstreams:
             raise UpstreamRefused("rate_limited")
         return self.made.get((upstream.name, out_trade_no))
 
+    def finish_slow(self, name: str, out_trade_no: str) -> None:
+        """The slow request ends there: the order is made, and delivered."""
+        quantity = self.slow.pop((name, out_trade_no))
+        codes = tuple(CardSecret.of(f"{name}-{out_trade_no}-{n}", "PIN") for n in range(quantity))
+        self.made[(name, out_trade_no)] = UpstreamOrder(out_trade_no, "U1", UpstreamStatus.DELIVERED, self.price, codes)
+
     def finish(self, name: str, out_trade_no: str, quantity: int) -> None:
-        """The upstream delivers an order it had been processing."""
+        """The upstream delivers (the rest of) an order it had been processing, or that had stalled there."""
         made = self.made[(name, out_trade_no)]
-        codes = tuple(CardSecret.of(f"{name}-late-{n}", "") for n in range(quantity))
-        self.made[(name, out_trade_no)] = replace(made, status=UpstreamStatus.DELIVERED, codes=codes)
+        late = tuple(CardSecret.of(f"{name}-late-{n}", "") for n in range(len(made.codes), quantity))
+        self.made[(name, out_trade_no)] = replace(made, status=UpstreamStatus.DELIVERED, codes=made.codes + late)
+
+    def refund(self, name: str, out_trade_no: str) -> None:
+        """The upstream's staff refund an order that stalled there: no codes any more (its links stop working)."""
+        made = self.made[(name, out_trade_no)]
+        self.made[(name, out_trade_no)] = replace(made, status=UpstreamStatus.FAILED, codes=())
 
 
 @dataclass
@@ -94,7 +122,8 @@ class Setup:
 async def setup(container) -> Setup:
     product_id = await stocked(container, count=1)  # retail 19.80, one code in the pool at 15.00
     fake, jobs = FakeUpstreams(), RecordedJobs()
-    sourcing = replace(container.sourcing, client=fake, jobs=jobs)
+    hosts = KnownHosts({"alpha.example.com": ["93.184.215.14"], "beta.example.com": ["93.184.215.15"]})
+    sourcing = replace(container.sourcing, client=fake, jobs=jobs, resolver=hosts)
     for name in ("alpha", "beta"):
         upstream = await sourcing.add_upstream(name, f"https://{name}.example.com", "kq_" + "A" * 16, "sk_x", "", CLI)
         listing = Listing(upstream.id, "UP-IQ", "iQIYI", Money(1600), "code", True, 100, upstream.created_at)
@@ -148,10 +177,109 @@ async def test_out_of_stock_and_failing_upstreams_fall_through_to_the_next(conta
     third = await paid_order(container, setup, 1)
     await setup.delivery.deliver(third.id)
     assert (await current(container, third))[0].status is OrderStatus.DELIVERING, "a 5xx may have made it: wait"
-    await setup.delivery.deliver(third.id)  # the sweeper comes back: alpha has none, so beta may buy
+    await later(setup, setup.sourcing.made_within).deliver(third.id)  # the sweeper: alpha has none, so beta may buy
     assert (await current(container, third))[0].status is OrderStatus.DELIVERED
     assert ("alpha", "find", f"{third.number}-2") in setup.fake.calls, "asked whether the failed call made it"
     assert (await current(container, first))[0].status is OrderStatus.PAID, "the queue delivers it (recorded here)"
+
+
+def later(s: Setup, ahead: timedelta):
+    """The delivery as a worker runs it some time from now."""
+    return replace(s.delivery, sourcing=replace(s.sourcing, clock=Later(ahead)))
+
+
+async def test_an_upstream_still_making_the_order_is_not_taken_at_its_word_that_it_has_none(container, setup):
+    """Our request gave up while alpha goes on making the order: asked about it at once (the sweeper came back), it
+    has none yet. That is believed only once it had time to finish: buying at beta now would buy twice."""
+    setup.fake.scripts = {"alpha": ["slow"], "beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)
+    await later(setup, setup.sourcing.made_within / 2).deliver(order.id)
+    waiting, _ = await current(container, order)
+    assert waiting.status is OrderStatus.DELIVERING
+    assert ("alpha", "find", f"{order.number}-2") in setup.fake.calls, "asked, and alpha had none yet"
+    assert not [c for c in setup.fake.calls if c[0] == "beta"], "not bought elsewhere while alpha may be making it"
+    assert (await placed_upstream(container, order, "alpha")).is_open
+    setup.fake.finish_slow("alpha", f"{order.number}-2")
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert (done.status, [e.details["source"] for e in events if e.kind == "delivered_by_source"]) == (
+        OrderStatus.DELIVERED,
+        ["alpha"],
+    )
+    assert not [c for c in setup.fake.calls if c[0] == "beta"]
+
+
+async def test_two_runs_of_one_delivery_never_both_buy(container, setup):
+    """A worker reads the order, then (checking alpha's price) is overtaken by another run — the sweeper's nudge —
+    which finds alpha out of stock and has beta deliver. The first run then reaches alpha: nothing is sent there, as
+    the order owes nothing any more (before, it ordered again under the same name, and alpha had stock by then)."""
+    setup.fake.scripts = {"alpha": ["out_of_stock", "deliver"], "beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+
+    overtaking(setup, order)
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert (done.status, [e.details["source"] for e in events if e.kind == "delivered_by_source"]) == (
+        OrderStatus.DELIVERED,
+        ["beta"],
+    )
+    assert [c for c in setup.fake.calls if c[1] == "order"] == [
+        ("alpha", "order", f"{order.number}-2"),
+        ("beta", "order", f"{order.number}-3"),
+    ], "alpha was asked once, beta bought once"
+    assert [e.kind for e in events].count("source_ordered") == 2
+    await assert_ledger_consistent(container)
+
+
+def overtaking(s: Setup, order, then=lambda: None):
+    """What happens while a worker waits for alpha's price: another run of the delivery (the sweeper's nudge)
+    orders there, and alpha is processing it; then `then`."""
+
+    async def overtaken() -> None:
+        await s.delivery.deliver(order.id)
+        then()
+
+    s.fake.meanwhile = [overtaken]
+
+
+async def test_a_source_open_in_another_run_is_waited_for_not_bought_around(container, setup):
+    """The first run, back from alpha's price (unreadable now), would ask beta: alpha has the order in hand, so
+    nothing is bought there."""
+    setup.fake.scripts = {"alpha": ["process"], "beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    overtaking(setup, order, then=lambda: setup.fake.down.add("alpha"))
+    await setup.delivery.deliver(order.id)
+    waiting, events = await current(container, order)
+    assert (waiting.status, waiting.attention) == (OrderStatus.DELIVERING, None)
+    assert [e.details["reason"] for e in events if e.kind == "source_skipped"] == ["price_unknown"]
+    assert not [c for c in setup.fake.calls if c[0] == "beta"], "beta is not asked while alpha has the order"
+    setup.fake.down.clear()
+    setup.fake.finish("alpha", f"{order.number}-2", 1)
+    await setup.delivery.deliver(order.id)
+    assert (await current(container, order))[0].status is OrderStatus.DELIVERED
+    assert not [c for c in setup.fake.calls if c[0] == "beta"]
+
+
+async def test_an_order_another_run_just_placed_upstream_is_not_given_up_for_staff(container, setup):
+    """alpha is the only source besides the empty pool: the first run, unable to read alpha's price, has tried
+    every source — but alpha has the order in hand: it stays delivering, not failed for staff."""
+    alpha = next(u for u in await setup.sourcing.upstreams() if u.name == "alpha")
+    await setup.sourcing.set_sources(setup.product_id, [("pool", "", ""), (str(alpha.id), "UP-IQ", "17.00")], CLI)
+    setup.fake.scripts = {"alpha": ["process"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    overtaking(setup, order, then=lambda: setup.fake.down.add("alpha"))
+    await setup.delivery.deliver(order.id)
+    waiting, _ = await current(container, order)
+    assert (waiting.status, waiting.attention) == (OrderStatus.DELIVERING, None)
+    setup.fake.down.clear()
+    setup.fake.finish("alpha", f"{order.number}-2", 1)
+    await setup.delivery.deliver(order.id)
+    assert (await current(container, order))[0].status is OrderStatus.DELIVERED
 
 
 async def test_a_timeout_never_buys_twice(container, setup):
@@ -275,3 +403,211 @@ class Later:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.ahead
+
+
+async def placed_upstream(container, order, name: str):
+    """The order's upstream order at `name` (there is one here), as the order page lists it."""
+    file = await container.order_desk.file(order.id)
+    return next(placed for placed, at in file.upstream_orders if at == name)
+
+
+async def audited(container) -> list[str]:
+    async with container.ordering.uow(read_only=True) as uow:
+        return [entry.action for entry in await uow.audit.page(before_id=None, limit=100)]
+
+
+async def test_an_open_upstream_order_blocks_refund_and_delivery_by_hand_until_staff_abandon_it(container, setup):
+    setup.fake.scripts = {"alpha": ["timeout"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)  # alpha took it; its answer was lost: it may still deliver
+    with pytest.raises(UpstreamOrderOpen):
+        await container.order_desk.refund(order.id, "the buyer asked", CLI)
+    with pytest.raises(UpstreamOrderOpen):
+        await setup.delivery.fulfil(order.id, ["HAND-0001"], CLI)
+    placed = await placed_upstream(container, order, "alpha")
+    assert placed.is_open and (await current(container, order))[0].status is OrderStatus.DELIVERING
+    await setup.sourcing.abandon(order.id, placed.id, "alpha is too slow", CLI)
+    parked, events = await current(container, order)
+    assert (parked.status, parked.attention) == (OrderStatus.FAILED, Attention.SHORT_DELIVERY), "staff's now"
+    assert [e.details["reason"] for e in events if e.kind == "source_abandoned"] == ["alpha is too slow"]
+    assert "order.abandon_upstream" in await audited(container)
+    assert setup.fake.calls[-1] == ("alpha", "find", placed.out_trade_no), "asked one last time (still processing)"
+    with pytest.raises(UpstreamOrderClosed):
+        await setup.sourcing.abandon(order.id, placed.id, "again", CLI)
+    assert await replace(setup.sourcing, clock=Later(timedelta(minutes=5))).sweep() == 0, "not asked about any more"
+    assert (await setup.delivery.fulfil(order.id, ["HAND-0001"], CLI)).status is OrderStatus.DELIVERED
+    # alpha delivers after all, and calls back: the code was paid for, so it goes into the pool — once.
+    setup.fake.finish("alpha", placed.out_trade_no, 1)
+    alpha = next(u for u in await setup.sourcing.upstreams() if u.name == "alpha")
+    for _ in range(2):
+        await setup.sourcing.upstream_called_back(alpha.id, placed.out_trade_no)
+    done, events = await current(container, order)
+    assert done.delivered_units == 1, "the hand-typed code stays the buyer's"
+    pooled = [e.details for e in events if e.kind == "upstream_codes_pooled"]
+    assert pooled == [{"source": "alpha", "units": 1, "out_trade_no": placed.out_trade_no}]
+    assert (await container.stock.available([setup.product_id]))[setup.product_id] == 1
+    assert not [c for c in setup.fake.calls if c[0] == "beta"]
+
+
+async def test_a_refund_is_allowed_once_the_open_upstream_order_is_abandoned(container, setup):
+    setup.fake.scripts = {"alpha": ["process"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)
+    placed = await placed_upstream(container, order, "alpha")
+    await setup.sourcing.abandon(order.id, placed.id, "refunding the buyer", CLI)
+    assert (await container.order_desk.refund(order.id, "the buyer asked", CLI)).status is OrderStatus.REFUNDED
+    setup.fake.finish("alpha", placed.out_trade_no, 1)  # a late delivery: no webhook, so nobody asks; nothing lost
+    assert await replace(setup.sourcing, clock=Later(timedelta(minutes=5))).sweep() == 0
+
+
+async def test_an_upstream_that_ends_short_gives_what_it_has_and_is_asked_about_the_rest(container, setup):
+    setup.fake.scripts = {"alpha": ["partial"]}
+    order = await paid_order(container, setup, 3)  # the pool has one; alpha sends one of two, then stalls
+    await setup.delivery.deliver(order.id)
+    parked, events = await current(container, order)
+    assert (parked.status, parked.delivered_units, parked.attention) == (
+        OrderStatus.PARTIALLY_DELIVERED,
+        2,
+        Attention.SHORT_DELIVERY,
+    )
+    assert [e.details["source"] for e in events if e.kind == "source_stalled"] == ["alpha"]
+    assert not [c for c in setup.fake.calls if c[0] == "beta"], "alpha keeps our money for the rest: not bought twice"
+    with pytest.raises(UpstreamOrderOpen):
+        await container.order_desk.refund(order.id, "the buyer asked", CLI)
+    setup.jobs.delivered.clear()
+    assert await replace(setup.sourcing, clock=Later(timedelta(seconds=30))).sweep() == 1, "asked about again"
+    assert setup.jobs.delivered == [order.id]
+    await setup.delivery.deliver(order.id)  # still stalled there: nothing changes, nothing is taken twice
+    assert (await current(container, order))[0].delivered_units == 2
+    setup.fake.finish("alpha", f"{order.number}-2", 2)  # its staff deliver the rest
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert (done.status, done.delivered_units, done.attention) == (OrderStatus.DELIVERED, 3, None)
+    assert [(e.details["source"], e.details["units"]) for e in events if e.kind == "delivered_by_source"] == [
+        ("pool", 1),
+        ("alpha", 1),
+        ("alpha", 1),
+    ]
+    async with container.ordering.uow(read_only=True) as uow:
+        units = await uow.deliveries.of_order(order.id)
+    assert len(units) == 3
+    await assert_ledger_consistent(container)
+
+
+async def test_an_upstream_that_failed_is_waited_for_and_after_its_refund_staff_try_the_suppliers_again(
+    container, setup
+):
+    setup.fake.scripts = {"alpha": ["fail"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)
+    parked, _ = await current(container, order)
+    assert (parked.status, parked.attention) == (OrderStatus.FAILED, Attention.SHORT_DELIVERY)
+    assert not [c for c in setup.fake.calls if c[0] == "beta"], "failed there is not refunded: it may deliver yet"
+    with pytest.raises(UpstreamOrderOpen):
+        await setup.sourcing.source_again(order.id, CLI)  # never buys again while alpha has it
+    setup.fake.refund("alpha", f"{order.number}-2")
+    await setup.delivery.deliver(order.id)  # the sweeper asks: refunded there
+    assert (await placed_upstream(container, order, "alpha")).status is UpstreamStatus.FAILED
+    assert (await current(container, order))[0].status is OrderStatus.FAILED, "staff decide what comes next"
+    setup.fake.scripts = {"alpha": ["deliver"]}
+    setup.jobs.delivered.clear()
+    again = await setup.sourcing.source_again(order.id, CLI)
+    assert (again.status, again.attention, setup.jobs.delivered) == (OrderStatus.DELIVERING, None, [order.id])
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert done.status is OrderStatus.DELIVERED
+    assert ("alpha", "order", f"{order.number}-2-2") in setup.fake.calls, "a new round: a new name there"
+    assert [e.details["round"] for e in events if e.kind == "sent_to_sources_again"] == [2]
+    assert "order.source_again" in await audited(container)
+    with pytest.raises(NotSourcedAgain):
+        await setup.sourcing.source_again(order.id, CLI)
+
+
+async def test_the_pool_takes_its_turn_where_it_stands_among_the_sources(container, setup):
+    ids = {u.name: str(u.id) for u in await setup.sourcing.upstreams()}
+    await setup.sourcing.set_sources(
+        setup.product_id, [(ids["alpha"], "UP-IQ", ""), ("pool", "", ""), (ids["beta"], "UP-IQ", "")], CLI
+    )
+    setup.fake.scripts = {"alpha": ["deliver", "out_of_stock"], "beta": ["deliver"]}
+    first = await paid_order(container, setup, 2)
+    assert (await container.stock.available([setup.product_id]))[setup.product_id] == 1, "nothing held: alpha first"
+    await setup.delivery.deliver(first.id)
+    done, events = await current(container, first)
+    assert (done.status, [e.details for e in events if e.kind == "delivered_by_source"]) == (
+        OrderStatus.DELIVERED,
+        [{"source": "alpha", "units": 2}],
+    )
+    assert (await container.stock.available([setup.product_id]))[setup.product_id] == 1, "the pool's code is left"
+    second = await paid_order(container, setup, 3)
+    await setup.delivery.deliver(second.id)  # alpha refuses: the pool gives its one, beta the other two
+    done, events = await current(container, second)
+    assert (done.status, [e.details for e in events if e.kind == "delivered_by_source"]) == (
+        OrderStatus.DELIVERED,
+        [{"source": "pool", "units": 1}, {"source": "beta", "units": 2}],
+    )
+    assert [c[2] for c in setup.fake.calls] == [f"{first.number}-1", f"{second.number}-1", f"{second.number}-3"]
+    await assert_ledger_consistent(container)
+
+
+async def test_a_late_payment_of_an_upstream_sourced_product_goes_to_its_sources(container, setup):
+    setup.fake.scripts = {"alpha": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await setup.ordering.place(buy(2))
+    assert await replace(setup.ordering, clock=Later(timedelta(minutes=20))).expire_due() == 1
+    setup.jobs.delivered.clear()
+    paid = await setup.ordering.pay(notice(container, order, trade_no="T-LATE"))
+    assert (paid.status, paid.attention, setup.jobs.delivered) == (OrderStatus.PAID, None, [order.id])
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert (done.status, [e.details for e in events if e.kind == "delivered_by_source"]) == (
+        OrderStatus.DELIVERED,
+        [{"source": "alpha", "units": 2}],
+    )
+    assert "sources_asked_again" in [e.kind for e in events]
+
+
+async def test_the_price_is_checked_with_the_upstream_before_buying_and_dearer_listings_are_not_for_sale(
+    container, setup
+):
+    async with container.ordering.uow() as uow:  # synced at 18.00, above alpha's 17.00 ceiling: not for sale
+        alpha = next(u for u in await uow.suppliers.all() if u.name == "alpha")
+        dear = Listing(alpha.id, "UP-IQ", "iQIYI", Money(1800), "code", True, 50, alpha.created_at)
+        await uow.suppliers.replace_listings(alpha.id, [dear], alpha.created_at)
+        await uow.commit()
+    assert (await container.stock.sellable([setup.product_id]))[setup.product_id] == 1 + 100, "the pool's, beta's"
+    async with container.ordering.uow() as uow:  # synced at 16.00 — but alpha asks 18.00 by now
+        cheap = Listing(alpha.id, "UP-IQ", "iQIYI", Money(1600), "code", True, 50, alpha.created_at)
+        await uow.suppliers.replace_listings(alpha.id, [cheap], alpha.created_at)
+        await uow.commit()
+    setup.fake.price = Money(1800)
+    setup.fake.scripts = {"beta": ["deliver"]}
+    await paid_order(container, setup, 1)  # empties the pool
+    order = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(order.id)
+    done, events = await current(container, order)
+    assert done.status is OrderStatus.DELIVERED
+    assert [e.details["reason"] for e in events if e.kind == "source_skipped"] == ["above_cost_ceiling"]
+    assert [c[0] for c in setup.fake.calls] == ["beta"], "nothing bought at alpha"
+    assert setup.fake.catalogs == ["alpha"], "beta has no ceiling: no price to check"
+    assert [item.price for item in await setup.sourcing.listings(alpha.id)] == [Money(1800)], "kept as read"
+    setup.fake.down.add("alpha")  # its price cannot be read: nothing is bought there either
+    setup.fake.scripts = {"beta": ["deliver"]}
+    another = await paid_order(container, setup, 1)
+    await setup.delivery.deliver(another.id)
+    _, events = await current(container, another)
+    assert [e.details["reason"] for e in events if e.kind == "source_skipped"] == ["price_unknown"]
+
+
+async def test_catalogs_are_synced_when_due(container, setup):
+    assert await setup.sourcing.sync_due() == [], "synced at setup: not due yet"
+    assert setup.fake.catalogs == []
+    later = replace(setup.sourcing, clock=Later(setup.sourcing.sync_every + timedelta(minutes=1)))
+    setup.fake.down.add("beta")
+    assert await later.sync_due() == ["beta"], "an unreachable upstream is tried again next time"
+    assert sorted(setup.fake.catalogs) == ["alpha", "beta"]
+    setup.fake.down.clear()
+    assert await later.sync_due() == []
+    assert sorted(setup.fake.catalogs) == ["alpha", "beta", "beta"], "only beta was still due"

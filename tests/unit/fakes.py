@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,21 @@ from domain.codepool import Batch, CodeState, OutOfStock, Sealed, StockCounts, V
 from domain.operations import WorkerBeat
 from domain.paging import Page, PageRequest
 from domain.staff import Role, StaffMember, StaffStatus, UsernameTaken
+from domain.suppliers import Source
+
+
+@dataclass
+class KnownHosts:
+    """DNS as the test has it: these names resolve here and nowhere else (the sandbox has no DNS); an address
+    resolves to itself, as the port says."""
+
+    hosts: dict[str, list[str]] = field(default_factory=dict)
+
+    async def resolve(self, host: str) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            return self.hosts.get(host, [])
 
 
 class FixedClock:
@@ -65,6 +81,7 @@ class Data:
     codes: dict[int, StoredCode] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     beats: dict[str, WorkerBeat] = field(default_factory=dict)
+    sources: dict[int, list[Source]] = field(default_factory=dict)  # per product, in order
 
     def copy(self) -> Data:
         return Data(
@@ -74,6 +91,7 @@ class Data:
             dict(self.codes),
             list(self.audit),
             dict(self.beats),
+            dict(self.sources),
         )
 
 
@@ -210,6 +228,17 @@ class FakeCodes:
             self._data.codes[code_id] = replace(self._data.codes[code_id], state=CodeState.RESERVED, holder=holder)
         return available
 
+    async def reserve_up_to(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
+        expired = {b.id for b in self._data.batches.values() if b.expires_at is not None and b.expires_at <= now}
+        available = sorted(
+            c.id
+            for c in self._data.codes.values()
+            if c.product_id == product_id and c.state is CodeState.AVAILABLE and c.batch_id not in expired
+        )[: max(quantity, 0)]
+        for code_id in available:
+            self._data.codes[code_id] = replace(self._data.codes[code_id], state=CodeState.RESERVED, holder=holder)
+        return available
+
     async def unit_costs(self, code_ids: Sequence[int]) -> int:
         return sum(self._data.batches[self._data.codes[i].batch_id].unit_cost.minor for i in code_ids)
 
@@ -284,6 +313,29 @@ class FakeBeats:
         return list(self._data.beats.values())
 
 
+class FakeSuppliers:
+    """Products' fulfilment sources (what placement and the stock shown depend on)."""
+
+    def __init__(self, data: Data) -> None:
+        self._data = data
+
+    async def sources(self, product_id: int) -> list[Source]:
+        return list(self._data.sources.get(product_id, []))
+
+    async def set_sources(self, product_id: int, sources: Sequence[Source]) -> None:
+        self._data.sources[product_id] = list(sources)
+
+    async def upstream_stock(self, product_ids: Sequence[int]) -> dict[int, int]:
+        return {}  # no upstream catalogs are synced into this fake
+
+    async def pool_unlisted(self, product_ids: Sequence[int]) -> set[int]:
+        return {
+            pid
+            for pid in product_ids
+            if self._data.sources.get(pid) and all(not s.is_pool for s in self._data.sources[pid])
+        }
+
+
 class FakeUnitOfWork:
     """Works on a copy of the committed data; `commit` publishes it, leaving without commit drops it."""
 
@@ -298,6 +350,7 @@ class FakeUnitOfWork:
         self.codes = FakeCodes(self._work)
         self.audit = FakeAudit(self._work)
         self.worker_beats = FakeBeats(self._work)
+        self.suppliers = FakeSuppliers(self._work)
         return self
 
     async def __aexit__(

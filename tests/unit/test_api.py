@@ -308,6 +308,13 @@ def test_an_ipv4_caller_seen_through_a_dual_stack_socket_is_still_itself():
         "fe80::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
+        # IPv6 that NAT64 gateways and tunnels turn into internal IPv4: 10.0.0.1, 169.254.169.254, 127.0.0.1 …
+        "64:ff9b::a00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::a00:1",
+        "2002:7f00:1::1",
+        "2002:a9fe:a9fe::",
+        "::127.0.0.1",
         "not an address",
     ],
 )
@@ -315,6 +322,8 @@ def test_internal_addresses_are_not_public(address):
     assert not is_public_address(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::5db8:d70e", "2002:5db8:d70e::1"]
+)
 def test_internet_addresses_are_public(address):
     assert is_public_address(address)

@@ -114,7 +114,33 @@ async def load(container: Container) -> list[str]:
             await container.staff_admin.create(username, name, role, DEMO_PASSWORD, Actor.cli())
             created.append(f"staff {username} ({role}) password {DEMO_PASSWORD}")
     created += await _resellers(container)
+    created += await _risk_rules(container)
     return created
+
+
+DEMO_RULES = (
+    {"name": "同一地址频繁下单 Rapid orders from one address", "type": "velocity", "key": "ip", "measure": "orders",
+     "limit": "5", "window_minutes": "10", "action": "challenge", "channels": "shop",
+     "reason": "more than 5 orders from one address in 10 minutes: prove a person is there"},
+    {"name": "低面值连刷 Burst of low-value cards", "type": "low_value_burst", "key": "ip", "face_value_max": "50",
+     "limit": "20", "window_minutes": "10", "action": "review", "reason": "scripted cash-out of cheap cards"},
+    {"name": "单地址每小时上限 Hourly ceiling per address", "type": "velocity", "key": "ip", "measure": "orders",
+     "limit": "60", "window_minutes": "60", "action": "block", "reason": "no buyer needs 60 orders an hour"},
+    {"name": "新买家大额 First big order of a new buyer", "type": "new_contact", "amount_over": "500",
+     "action": "review", "reason": "a first order above 500 yuan is checked by a person"},
+    {"name": "频繁查单 Repeated order lookups", "type": "velocity", "key": "ip", "measure": "orders", "limit": "10",
+     "window_minutes": "10", "action": "challenge", "applies_to": "lookup",
+     "reason": "guessing other buyers' orders"},
+)  # fmt: skip
+
+
+async def _risk_rules(container: Container) -> list[str]:
+    """A few sensible rules to start from (only into an empty rule book: the merchant's own are never touched)."""
+    if (await container.risk_desk.rule_book()).rules:
+        return []
+    for fields in DEMO_RULES:
+        await container.risk_desk.create_rule(fields, Actor.cli())
+    return [f"{len(DEMO_RULES)} risk rules (admin → Risk)"]
 
 
 async def _resellers(container: Container) -> list[str]:

@@ -279,7 +279,7 @@ async def _read_file(path: Path) -> AsyncIterator[bytes]:
 
 @cli.group()
 def keys() -> None:
-    """The code-encryption key ring."""
+    """The encryption key ring (codes, delivered units, API keys' and upstreams' secrets)."""
 
 
 @keys.command("rotate")
@@ -291,12 +291,12 @@ def keys_rotate(out: Output) -> None:
         out.emit(
             {"active": ring.active, "KAQUAN_CODE_KEYS": ring.text()},
             f"new key {ring.active}. Set this everywhere the app runs and restart; the workers then re-seal"
-            f" every code in the background (or run `kaquan keys reseal`):\nKAQUAN_CODE_KEYS={ring.text()}",
+            f" everything sealed in the background (or run `kaquan keys reseal`):\nKAQUAN_CODE_KEYS={ring.text()}",
         )
     else:
         out.emit(
             {"active": ring.active, "file": str(path)},
-            f"new key {ring.active} written to {path}. Restart the app; the workers then re-seal every code"
+            f"new key {ring.active} written to {path}. Restart the app; the workers then re-seal everything sealed"
             " in the background (or run `kaquan keys reseal`).",
         )
 
@@ -304,24 +304,36 @@ def keys_rotate(out: Output) -> None:
 @keys.command("reseal")
 @click.pass_obj
 def keys_reseal(out: Output) -> None:
-    """Re-seal every code under the active key; resumable: run it again after any interruption."""
+    """Re-seal everything sealed (codes, delivered units, API keys' and upstreams' secrets) under the active key;
+    resumable: run it again after any interruption."""
+    shown = ""
 
-    def report(done: int) -> None:
+    def report(kind: str, done: int) -> None:
+        nonlocal shown
         if not out.as_json:
-            click.echo(f"\r{done} codes re-sealed", nl=False, err=True)
+            click.echo(
+                ("\n" if shown and kind != shown else "\r") + f"{done} {_words(kind)} re-sealed", nl=False, err=True
+            )
+            shown = kind
 
-    async def work(container: bootstrap.Container) -> tuple[int, dict[str, int]]:
+    async def work(container: bootstrap.Container) -> tuple[dict[str, int], dict[str, int]]:
         done = await container.key_rotation.reseal_all(Actor.cli(), report)
         return done, await container.key_rotation.status()
 
     done, status = run(work)
-    out.emit({"resealed": done, "codes_by_key": status}, f"\nre-sealed {done} codes; codes by key: {status}")
+    counts = ", ".join(f"{count} {_words(kind)}" for kind, count in done.items())
+    out.emit({"resealed": done, "sealed_by_key": status}, f"\nre-sealed {counts}; sealed values by key: {status}")
+
+
+def _words(kind: str) -> str:
+    return kind.replace("_", " ").replace("api ", "API ")
 
 
 @keys.command("status")
 @click.pass_obj
 def keys_status(out: Output) -> None:
-    """How many codes each key seals; an old key can leave the ring once it seals none."""
+    """How many sealed values (codes, delivered units, API keys' and upstreams' secrets, running imports) each key
+    seals; an old key can leave the ring once it seals none."""
 
     async def work(container: bootstrap.Container) -> tuple[str, dict[str, int]]:
         return container.secrets.code_keys.active, await container.key_rotation.status()
@@ -329,7 +341,9 @@ def keys_status(out: Output) -> None:
     active, status = run(work)
     status = {active: 0, **status} if active not in status else status
     lines = [f"{key_id:<8} {count:>10}{'  (active)' if key_id == active else ''}" for key_id, count in status.items()]
-    out.emit({"active": active, "codes_by_key": status}, "\n".join(lines) or f"no codes yet; active key {active}")
+    out.emit(
+        {"active": active, "sealed_by_key": status}, "\n".join(lines) or f"nothing sealed yet; active key {active}"
+    )
 
 
 @cli.command()

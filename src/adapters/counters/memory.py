@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from domain.ports import Clock, Hits
+from domain.ports import Clock, Hits, Tally
+
+
+@dataclass(slots=True)
+class _Events:
+    """One key's events within its sliding window, oldest first, and the sum of their amounts."""
+
+    window: timedelta
+    events: deque[tuple[datetime, int]] = field(default_factory=deque)
+    total: int = 0
 
 
 class MemoryCounters:
@@ -14,6 +25,8 @@ class MemoryCounters:
         self._clock = clock
         self._windows: dict[str, tuple[int, float]] = {}
         self._prune_at = self.PRUNE_AT
+        self._sliding: dict[str, _Events] = {}
+        self._sliding_prune_at = self.PRUNE_AT
 
     async def add(self, key: str, amount: int, window: timedelta) -> Hits:
         # No await between read and write: atomic with respect to other tasks on this loop.
@@ -31,3 +44,24 @@ class MemoryCounters:
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
+
+    async def slide(self, key: str, amount: int, window: timedelta) -> Tally:
+        if window < timedelta(milliseconds=1):
+            raise ValueError("a sliding window must be at least a millisecond")
+        # No await anywhere: atomic with respect to other tasks on this loop.
+        now = self._clock.now()
+        kept = self._sliding.get(key)
+        if kept is None:
+            kept = self._sliding[key] = _Events(window)
+        kept.window = window
+        horizon = now - window
+        while kept.events and kept.events[0][0] <= horizon:  # each event leaves once: amortised O(1)
+            kept.total -= kept.events.popleft()[1]
+        kept.events.append((now, amount))
+        kept.total += amount
+        tally = Tally(len(kept.events), kept.total)
+        if len(self._sliding) > self._sliding_prune_at:
+            # Keys whose newest event has left their window go; as in `add`, the next prune waits for doubling.
+            self._sliding = {k: e for k, e in self._sliding.items() if e.events[-1][0] > now - e.window}
+            self._sliding_prune_at = max(self.PRUNE_AT, 2 * len(self._sliding))
+        return tally

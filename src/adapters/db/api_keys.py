@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,12 +24,7 @@ class SqlApiKeys:
             "key_id": key.key_id,
             "reseller_id": key.reseller_id,
             "label": key.label,
-            "secret_key_id": key.secret.key_id,
-            "secret_nonce": key.secret.nonce,
-            "secret_ciphertext": key.secret.ciphertext,
-            "webhook_key_id": key.webhook_secret.key_id,
-            "webhook_nonce": key.webhook_secret.nonce,
-            "webhook_ciphertext": key.webhook_secret.ciphertext,
+            **_sealed(key),
             "allowed_ips": list(key.allowed_ips),
             "created_at": key.created_at,
         }
@@ -55,9 +51,32 @@ class SqlApiKeys:
     async def touch(self, api_key_id: int, at: datetime) -> None:
         await self._db.execute(update(api_keys).where(api_keys.c.id == api_key_id).values(last_used_at=at))
 
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[ApiKey]:
+        other = or_(api_keys.c.secret_key_id != active, api_keys.c.webhook_key_id != active)
+        rows = await self._db.execute(
+            select(api_keys).where(api_keys.c.id > after_id, other).order_by(api_keys.c.id).limit(limit)
+        )
+        return [_key(row) for row in rows.mappings()]
+
+    async def reseal(self, keys: Sequence[ApiKey]) -> None:
+        if keys:  # SET the sealed columns only (named by the parameters), row by row
+            statement = update(api_keys).where(api_keys.c.id == bindparam("row_id"))
+            await self._db.execute(statement, [{"row_id": key.id, **_sealed(key)} for key in keys])
+
     async def _one(self, condition: ColumnElement[bool]) -> ApiKey | None:
         row = (await self._db.execute(select(api_keys).where(condition))).mappings().first()
         return _key(row) if row else None
+
+
+def _sealed(key: ApiKey) -> dict[str, Any]:
+    return {
+        "secret_key_id": key.secret.key_id,
+        "secret_nonce": key.secret.nonce,
+        "secret_ciphertext": key.secret.ciphertext,
+        "webhook_key_id": key.webhook_secret.key_id,
+        "webhook_nonce": key.webhook_secret.nonce,
+        "webhook_ciphertext": key.webhook_secret.ciphertext,
+    }
 
 
 def _key(row: RowMapping) -> ApiKey:

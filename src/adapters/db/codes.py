@@ -13,7 +13,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db.engine import insert_for
-from adapters.db.tables import code_batches, code_import_chunks, code_import_rows, codes, products
+from adapters.db.tables import (
+    api_keys,
+    code_batches,
+    code_import_chunks,
+    code_import_rows,
+    codes,
+    deliveries,
+    products,
+    upstreams,
+)
 from domain.codepool import UNSOLD, Batch, CodeAction, CodeState, OutOfStock, Sealed, StockCounts, StoredCode
 from domain.money import Money
 from domain.paging import Page, PageRequest
@@ -39,6 +48,18 @@ class AllocationHints:
 
     def forget(self, product_id: int) -> None:
         self._last.pop(product_id, None)
+
+
+# Which key sealed each value that key rotation re-seals (a NULL: nothing sealed there).
+RESEALED = (
+    codes.c.key_id,
+    deliveries.c.token_key_id,
+    deliveries.c.content_key_id,
+    api_keys.c.secret_key_id,
+    api_keys.c.webhook_key_id,
+    upstreams.c.secret_key_id,
+    upstreams.c.webhook_key_id,
+)
 
 
 class SqlCodes:
@@ -104,14 +125,17 @@ class SqlCodes:
         return [(product_id, count) for product_id, count in rows.all()]
 
     async def sealed_by_another_key(self, active: str) -> bool:
-        row = (await self._db.execute(select(codes.c.id).where(codes.c.key_id != active).limit(1))).first()
-        return row is not None
+        for column in RESEALED:
+            if (await self._db.execute(select(column).where(column != active).limit(1))).first() is not None:
+                return True
+        return False
 
     async def count_by_key(self) -> dict[str, int]:
-        """Everything sealed, per key: codes, and uploads and staged rows of imports not yet finished."""
+        """Everything sealed, per key: what a re-seal renews, and uploads and staged rows of imports not yet
+        finished (they go once the import ends)."""
         totals: dict[str, int] = {}
-        for table in (codes, code_import_chunks, code_import_rows):
-            rows = await self._db.execute(select(table.c.key_id, func.count()).group_by(table.c.key_id))
+        for column in (*RESEALED, code_import_chunks.c.key_id, code_import_rows.c.key_id):
+            rows = await self._db.execute(select(column, func.count()).where(column.is_not(None)).group_by(column))
             for key_id, count in rows.all():
                 totals[key_id] = totals.get(key_id, 0) + count
         return totals
@@ -123,6 +147,8 @@ class SqlCodes:
         return [_code(row) for row in rows]
 
     async def reseal(self, resealed: Sequence[tuple[int, Sealed]]) -> None:
+        if not resealed:
+            return
         statement = (
             update(codes)
             .where(codes.c.id == bindparam("code_id"))
@@ -216,6 +242,20 @@ class SqlCodes:
             self._hints.forget(product_id)
             raise OutOfStock(f"only {len(taken)} of {quantity} available", available=len(taken))
         self._hints.advance(product_id, max(taken))
+        return sorted(taken)
+
+    async def reserve_up_to(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
+        """Reserve what the pool has for `holder`, at most `quantity`: the same atomic statement as `reserve`, without
+        its all-or-none (what is taken is kept)."""
+        if quantity < 1:
+            return []
+        taken = await self._take(product_id, quantity, holder, now, after=self._hints.start(product_id))
+        if len(taken) < quantity:
+            taken += await self._take(product_id, quantity - len(taken), holder, now, after=0)
+        if len(taken) < quantity:
+            self._hints.forget(product_id)
+        elif taken:
+            self._hints.advance(product_id, max(taken))
         return sorted(taken)
 
     async def release(self, holder: str, now: datetime) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.tables import deliveries
+from adapters.db.tables import deliveries, orders
 from domain.codepool import Sealed
 from domain.redemption import DeliveredUnit
 
@@ -38,22 +38,44 @@ class SqlDeliveries:
             update(deliveries).where(deliveries.c.id == unit_id).values(reveals=deliveries.c.reveals + 1)
         )
 
+    async def sealed_by_other_keys(self, active: str, after_id: int, limit: int) -> list[tuple[str, DeliveredUnit]]:
+        other = or_(deliveries.c.token_key_id != active, deliveries.c.content_key_id != active)
+        rows = await self._db.execute(
+            select(orders.c.number, deliveries)
+            .join(orders, orders.c.id == deliveries.c.order_id)
+            .where(deliveries.c.id > after_id, other)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        return [(row["number"], _unit(row)) for row in rows.mappings()]
+
+    async def reseal(self, units: Sequence[DeliveredUnit]) -> None:
+        if units:  # SET the sealed columns only (named by the parameters), row by row
+            statement = update(deliveries).where(deliveries.c.id == bindparam("row_id"))
+            await self._db.execute(statement, [{"row_id": unit.id, **_sealed(unit)} for unit in units])
+
 
 def _values(unit: DeliveredUnit) -> dict[str, Any]:
-    content = unit.content
     return {
         "order_id": unit.order_id,
         "unit": unit.unit,
         "code_id": unit.code_id,
         "token_hash": unit.token_hash,
+        **_sealed(unit),
+        "delivered_at": unit.delivered_at,
+        "delivered_by": unit.delivered_by,
+    }
+
+
+def _sealed(unit: DeliveredUnit) -> dict[str, Any]:
+    content = unit.content
+    return {
         "token_key_id": unit.token.key_id,
         "token_nonce": unit.token.nonce,
         "token_ciphertext": unit.token.ciphertext,
         "content_key_id": content.key_id if content else None,
         "content_nonce": content.nonce if content else None,
         "content_ciphertext": content.ciphertext if content else None,
-        "delivered_at": unit.delivered_at,
-        "delivered_by": unit.delivered_by,
     }
 
 

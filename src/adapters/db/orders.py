@@ -93,11 +93,32 @@ class SqlOrders:
             held[kind] = (
                 await self._db.execute(
                     select(func.coalesce(func.sum(orders.c.quantity), 0)).where(
-                        column == value, orders.c.status.in_([status.value for status in UNPAID])
+                        column == value, orders.c.status.in_([status.value for status in (*UNPAID, OrderStatus.HELD)])
                     )
                 )
             ).scalar_one()
         return held
+
+    async def paid_orders_of_contact(self, contact: str) -> int:
+        paid = select(func.count()).where(orders.c.contact == contact, orders.c.paid_at.is_not(None))
+        return (await self._db.execute(paid)).scalar_one()
+
+    async def recent(self, limit: int) -> list[Order]:
+        rows = await self._db.execute(
+            select(orders).order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
+        )
+        return [_order(row) for row in rows.mappings()]
+
+    async def first_paid(self, contacts: Sequence[str]) -> dict[str, datetime]:
+        wanted = sorted(set(contacts))
+        if not wanted:
+            return {}
+        first = (
+            select(orders.c.contact, func.min(orders.c.paid_at))
+            .where(orders.c.contact.in_(wanted), orders.c.paid_at.is_not(None))
+            .group_by(orders.c.contact)
+        )
+        return {contact: paid_at for contact, paid_at in (await self._db.execute(first)).all()}
 
     async def due_to_expire(self, now: datetime, limit: int) -> list[int]:
         unpaid = orders.c.status.in_([status.value for status in UNPAID])
@@ -133,8 +154,9 @@ class SqlOrders:
     async def search(self, query: OrderQuery, page: PageRequest) -> Page[Order]:
         conditions = _conditions(query)
         total = (await self._db.execute(select(func.count()).select_from(orders).where(*conditions))).scalar_one()
+        order = (orders.c.risk_score.desc(), orders.c.id) if query.riskiest_first else (orders.c.id.desc(),)
         rows = await self._db.execute(
-            select(orders).where(*conditions).order_by(orders.c.id.desc()).limit(page.size).offset(page.offset)
+            select(orders).where(*conditions).order_by(*order).limit(page.size).offset(page.offset)
         )
         return Page([_order(row) for row in rows.mappings()], total, page)
 
@@ -219,6 +241,8 @@ def _values(order: Order) -> dict[str, Any]:
         "out_trade_no": order.api.out_trade_no if order.api else None,
         "request_hash": order.api.request_hash if order.api else None,
         "callback_url": order.api.callback_url if order.api else None,
+        "risk_reasons": list(order.risk_reasons) or None,
+        "risk_score": order.risk_score,
         "updated_at": order.updated_at or order.created_at,
     }
 
@@ -254,6 +278,8 @@ def _order(row: RowMapping) -> Order:
             if row["api_key_id"] is not None
             else None
         ),
+        risk_reasons=tuple(row["risk_reasons"] or ()),
+        risk_score=row["risk_score"],
         updated_at=row["updated_at"],
     )
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -236,6 +237,9 @@ orders = Table(
     Column("request_hash", String(64)),
     Column("api_key_id", Integer, ForeignKey("api_keys.id")),
     Column("callback_url", String(512)),
+    # What the risk rules matched at placement (domain.risk.Match.as_dict each) and their score.
+    Column("risk_reasons", Json),
+    Column("risk_score", Integer, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
     Index(None, "status", "expires_at"),
@@ -525,5 +529,75 @@ upstream_orders = Table(
     Column("error", String(64), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Codes taken from its answers so far; when staff stopped waiting for it (its late codes go to the pool).
+    Column("received", Integer, nullable=False, server_default="0"),
+    Column("abandoned_at", UTCDateTime),
     UniqueConstraint("upstream_id", "out_trade_no"),
+)
+
+# Orders staff sent to their sources again: which round of asking they are in (none: the first).
+sourcing_rounds = Table(
+    "sourcing_rounds",
+    metadata,
+    Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
+    Column("round", Integer, nullable=False),
+)
+
+# Risk control: the merchant's rules (a condition type with its parameters, an action, a reason), its block and
+# allow lists, and the log of attempts any of them matched.
+risk_rules = Table(
+    "risk_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("type", String(24), nullable=False),
+    Column("params", Json, nullable=False),
+    Column("action", String(12), nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+    Column("score", Integer, nullable=False),
+    Column("applies_to", String(8), nullable=False, server_default="order"),
+    Column("channels", String(64), nullable=False, server_default=""),  # comma-separated; empty: every channel
+    Column("product_id", Integer, ForeignKey("products.id")),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+risk_list_entries = Table(
+    "risk_list_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list", String(8), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("value", String(254), nullable=False),
+    Column("note", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    UniqueConstraint("list", "kind", "value"),
+    Index(None, "kind", "value"),
+)
+
+risk_decisions = Table(
+    "risk_decisions",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(8), nullable=False),  # order or lookup
+    Column("channel", String(8), nullable=False),
+    Column("outcome", String(12), nullable=False),  # what happened: allow, challenge, review, block
+    Column("verdict", String(12), nullable=False),  # what the rules said
+    Column("score", Integer, nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("ip", String(45)),
+    Column("device", String(64)),
+    Column("contact", String(254)),
+    Column("recharge_account", String(128), nullable=False, server_default=""),
+    Column("reseller_id", Integer),
+    Column("product_id", Integer),
+    Column("quantity", Integer, nullable=False, server_default="0"),
+    Column("amount_minor", BigInteger, nullable=False, server_default="0"),
+    Column("order_number", String(20), nullable=False, server_default=""),
+    Index(None, "at"),
+    Index(None, "outcome", "at"),
 )

@@ -19,6 +19,7 @@ from adapters.db.orders import SqlOrders
 from adapters.db.prices import SqlPrices
 from adapters.db.products import SqlProducts
 from adapters.db.resellers import SqlResellers
+from adapters.db.risk import SqlRisk
 from adapters.db.staff import SqlStaff
 from adapters.db.suppliers import SqlSuppliers
 from adapters.db.webhooks import SqlWebhooks
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhooks
     suppliers: SqlSuppliers
     ledger: SqlLedger
+    risk: SqlRisk
     audit: SqlAuditLog
     worker_beats: SqlWorkerBeats
 
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(self._connection, lock=not self._read_only)
         self.suppliers = SqlSuppliers(self._connection)
         self.ledger = SqlLedger(self._connection)
+        self.risk = SqlRisk(self._connection)
         self.audit = SqlAuditLog(self._connection)
         self.worker_beats = SqlWorkerBeats(self._connection)
         return self

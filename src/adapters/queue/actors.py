@@ -8,9 +8,35 @@ from typing import Any
 import dramatiq
 
 from adapters.queue.runtime import services, worker_name
+from adapters.settings import Settings
 from domain.audit import Actor
 from domain.errors import DomainError
 from domain.operations import HEARTBEAT_EVERY
+from domain.services.sourcing import MAX_SOURCES
+
+# One run of deliver_order asks each upstream source at most three times: about an order placed there before (under
+# an earlier position in the product's sources), its current price (a cost ceiling), and for a new order. Besides:
+# the pool, the database, the next steps.
+REQUESTS_PER_SOURCE = 3
+DELIVERY_MARGIN = timedelta(seconds=60)
+
+
+def delivery_time_limit_ms(supplier_timeout_seconds: float) -> int:
+    """deliver_order's time limit: long enough for every upstream source of a product to take the whole supplier
+    timeout on every request, plus a margin — so the limit never cuts a run that is merely slow.
+
+    Why a limit that grows with the timeout rather than a deadline inside the sourcing loop: the loop already
+    ends cleanly on its own, since each request is bounded by the supplier timeout (lookup to last byte) and there
+    are at most MAX_SOURCES sources; a deadline would only stop it early, leaving the rest to the sweeper's next
+    nudge — later, for no gain. The limit stays as the backstop against a hang; should it strike anyway, nothing
+    is half-done: an upstream order is recorded before it is sent, and the retry asks about it before buying."""
+    worst = MAX_SOURCES * REQUESTS_PER_SOURCE * supplier_timeout_seconds
+    return int((worst + DELIVERY_MARGIN.total_seconds()) * 1000)
+
+
+def apply_settings(settings: Settings) -> None:
+    """Options that depend on the settings (the actors are declared on import, before any settings are read)."""
+    deliver_order.options["time_limit"] = delivery_time_limit_ms(settings.supplier_timeout_seconds)
 
 
 @dramatiq.actor(queue_name="ops", max_retries=0, max_age=int(HEARTBEAT_EVERY.total_seconds() * 2000))
@@ -38,7 +64,8 @@ async def import_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) ->
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=int(timedelta(hours=6).total_seconds() * 1000))
 async def reseal_codes() -> None:
-    """Re-seal every code under the active key; resumable, and harmless when two run at once."""
+    """Re-seal everything sealed (codes, delivered units, API keys' and upstreams' secrets) under the active key;
+    resumable, and harmless when two run at once."""
     await services().key_rotation.reseal_all(Actor.system())
 
 
@@ -47,7 +74,7 @@ async def reseal_codes() -> None:
     max_retries=20,
     min_backoff=500,
     max_backoff=60_000,
-    time_limit=60_000,
+    time_limit=delivery_time_limit_ms(Settings.model_fields["supplier_timeout_seconds"].default),  # see apply_settings
     throws=(DomainError,),  # a rule said no: retrying cannot change that (the order shows why)
 )
 async def deliver_order(order_id: int) -> None:

@@ -1,4 +1,5 @@
-"""The services actors run against. Built lazily inside the worker's own event loop, once per process."""
+"""The services actors run against. Built lazily inside the worker's own event loop, once per process, and closed
+there when the worker stops."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
 
 if TYPE_CHECKING:
     from adapters.bootstrap import Container
@@ -31,3 +35,23 @@ def services() -> Container:
             raise RuntimeError("no services bound: start workers through adapters.bootstrap")
         _container = _factory()
     return _container
+
+
+async def close() -> None:
+    """Close the services built for this process, if any (a later actor would build them again)."""
+    global _container
+    container, _container = _container, None
+    if container is not None:
+        await container.aclose()
+
+
+class CloseServices(dramatiq.Middleware):
+    """When a worker (a `kaquan worker` process, or the web process's own) stops, the services its actors used —
+    database engine, HTTP clients, Redis — are closed on the event loop they were made on. Added after the AsyncIO
+    middleware: Dramatiq runs "after" hooks last-added first, so this runs once every actor has finished and
+    before that loop stops."""
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        loop = get_event_loop_thread()
+        if loop is not None:
+            loop.run_coroutine(close())

@@ -23,6 +23,7 @@ from domain.orders import ApiPlacement, Channel, Order, OrderPolicy, OrderStatus
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import token_binding
 from domain.resellers import Reseller
+from domain.risk import HeldForReview
 from domain.services.balance_payments import BalancePayments
 from domain.services.callbacks import Callbacks
 from domain.services.delivery import Delivery
@@ -83,7 +84,7 @@ class ApiOrders:
         request = ApiOrderRequest.parse(body, self.policy.max_quantity)
         reseller_id = reseller.id or 0
         if (known := await self._same(reseller_id, request, actor)) is not None:
-            return known, False
+            return _unless_held(known), False
         if request.callback_url:
             await self.callbacks.check_url(request.callback_url)
         placement = ApiPlacement(key.id or 0, request.out_trade_no, request.fingerprint, request.callback_url)
@@ -101,10 +102,12 @@ class ApiOrders:
             # A duplicate raced this one and won, perhaps with the balance or stock this one needed: answer as
             # a duplicate is answered (the order, or the conflict when the bodies differ), not with its refusal.
             if (known := await self._same(reseller_id, request, actor)) is not None:
-                return known, False
+                return _unless_held(known), False
             raise
         except NotFound:  # no such SKU in the caller's catalog (unknown, off sale, or not offered to it)
             raise ValidationFailed({"sku": "unknown_sku"}) from None
+        if order.status is OrderStatus.HELD:
+            raise HeldForReview("held for the merchant's review", order_no=order.number)
         if order.pooled:
             # In the request: codes in the answer (the queue's delivery is then a no-op). Should a rule refuse it,
             # the order is made and paid all the same: the queue or staff finish it; the caller sees it processing.
@@ -163,3 +166,10 @@ class ApiOrders:
             await uow.audit.record(AuditEntry(now, actor, "code.api_read", order.number, details))
             await uow.commit()
         return answer
+
+
+def _unless_held(answer: ApiOrder) -> ApiOrder:
+    """A request repeated while its order waits for review gets the same answer as the first time."""
+    if answer.order.status is OrderStatus.HELD:
+        raise HeldForReview("held for the merchant's review", order_no=answer.order.number)
+    return answer

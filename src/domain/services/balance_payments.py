@@ -31,8 +31,10 @@ from domain.orders import (
 from domain.payments import PaymentNotice
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.resellers import Reseller, check_active
+from domain.risk import Action, Attempt
 from domain.services.offers import Offer, chain_of, offers
 from domain.services.resellers import charge_wallet, find_reseller
+from domain.services.risk_gate import RiskGate
 from domain.services.sourcing import hold_stock
 
 BALANCE = "balance"  # the payment method's name on orders and payment rows
@@ -44,6 +46,7 @@ class BalancePayments:
     jobs: BackgroundJobs
     clock: Clock
     policy: OrderPolicy
+    risk: RiskGate
 
     async def pay(self, order_id: int, reseller_id: int, actor: Actor) -> Order:
         """Charge the wallet (within its credit limit, else InsufficientBalance) and mark the order paid.
@@ -93,20 +96,45 @@ class BalancePayments:
             check_active(chain)
             offer = await _offer(uow, reseller, sku, quantity_to_price(quantity, self.policy), chain)
             product = offer.product
-            request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, channel)
+            request = OrderRequest(product.sku, quantity, reseller.contact.value, recharge_account, channel, actor.ip)
             # The reseller pays its own cost; the levels above it share the margin (it earns nothing from itself).
             terms = SellerTerms(reseller_id, offer.cost.unit, offer.chain[:-1])
             order = Order.place(request, product, self.policy, now, seller=terms, api=api)
-            # The wallet first (locked until commit): an order it cannot pay for never holds codes meanwhile.
-            balance = Money(await uow.ledger.balance(reseller.wallet, lock=True), order.total.currency)
-            Wallet(balance, reseller.credit_limit).check_can_spend(order.total)
-            await hold_stock(uow, order, now)
-            order.await_payment(now)
-            order = await uow.orders.add(order)
-            await _charge(uow, order, reseller, now, actor)
-            await uow.commit()
-        await self.jobs.deliver_order(order.id or 0)
+            attempt = Attempt.of_order(order, product.face_value.minor, account_age=now - reseller.created_at)
+            decision = await self.risk.weigh(uow, attempt)
+            if not decision.refused:
+                await self.risk.keep(uow, decision, order)
+                if decision.outcome is Action.REVIEW:
+                    order.hold_for_review(now)  # nothing charged, no stock held until staff approve
+                    order = await uow.orders.add(order)
+                else:
+                    order = await _place_paid(uow, order, reseller, now, actor)
+                await uow.commit()
+        if decision.refused:
+            await self.risk.refuse(decision)
+        if order.status is OrderStatus.PAID:
+            await self.jobs.deliver_order(order.id or 0)
         return order
+
+    async def approve(self, uow: UnitOfWork, order: Order, actor: Actor) -> None:
+        """A held wallet order staff approved: reserved, charged and paid inside the caller's unit of work (not
+        enough balance or stock raises and leaves it held)."""
+        reseller = await find_reseller(uow, order.seller_id or 0)
+        check_active(await chain_of(uow, reseller))
+        await _place_paid(uow, order, reseller, self.clock.now(), actor)
+
+
+async def _place_paid(uow: UnitOfWork, order: Order, reseller: Reseller, now: datetime, actor: Actor) -> Order:
+    """Hold stock for the order, store it (if new) and charge the wallet for it, all in the caller's transaction."""
+    # The wallet first (locked until commit): an order it cannot pay for never holds codes meanwhile.
+    balance = Money(await uow.ledger.balance(reseller.wallet, lock=True), order.total.currency)
+    Wallet(balance, reseller.credit_limit).check_can_spend(order.total)
+    await hold_stock(uow, order, now)
+    order.await_payment(now)
+    if order.id is None:
+        order = await uow.orders.add(order)
+    await _charge(uow, order, reseller, now, actor)
+    return order
 
 
 async def _offer(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
-from domain.api import is_public_address
 from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
 from domain.operations import Nudges
@@ -26,6 +24,7 @@ from domain.ports import (
     WebhookSender,
 )
 from domain.services.api_keys import webhook_binding
+from domain.services.outbound import checked_address
 from domain.webhooks import MessageStatus, WebhookAttempt, WebhookMessage
 
 # A message never tried this long after it was written lost its queue message; one that is retrying is
@@ -57,12 +56,7 @@ class Callbacks:
     async def check_url(self, url: str) -> str:
         """A callback URL must resolve, and (unless the merchant allows it) only to public addresses. Returns the
         address to call: the one checked, not whatever a second lookup would answer."""
-        addresses = await self.resolver.resolve(urlsplit(url).hostname or "")
-        if not addresses:
-            raise ValidationFailed({"callback_url": "unresolvable_host"})
-        if not self.allow_private and not all(is_public_address(a) for a in addresses):
-            raise ValidationFailed({"callback_url": "private_address"})
-        return addresses[0]
+        return await checked_address(self.resolver, url, allow_private=self.allow_private, field="callback_url")
 
     async def send(self, order_id: int) -> None:
         """Post the order's pending messages, oldest first; raises CallbackNotAccepted at the first refused one

@@ -20,7 +20,7 @@ from domain.operations import Nudges
 from domain.orders import Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit, content_binding, new_token, token_binding, token_hash
-from domain.services.sourcing import Sourcing
+from domain.services.sourcing import Sourcing, check_nothing_open_upstream, pool_codes
 
 # A paid order not delivered after this long has lost its message (or its worker): send it again (and
 # again, backing off, while it stays undelivered).
@@ -45,51 +45,98 @@ class Delivery:
     async def deliver(self, order_id: int) -> None:
         """Deliver a paid order. Safe to run any number of times, also at once: only the first does anything.
 
-        The pool goes first (codes reserved at placement); what it could not fill goes to the product's upstream
-        sources, if it has any — outside any transaction, since they answer over the network."""
+        From the pool (codes reserved at placement) — or, for a product with upstream sources, from its sources in
+        their order, the pool where it stands among them — outside any transaction, since upstreams answer over
+        the network. For such a product, what upstreams still hold for the order is settled whatever its status
+        (even while it waits for staff): codes they send are never lost."""
         now = self.clock.now()
         async with self.uow() as uow:
             order = await uow.orders.get(order_id)
-            if order is None or order.attention is not None:
-                return  # waiting for staff
+            if order is None:
+                return
             upstream = self.sourcing is not None and any(
                 not source.is_pool for source in await uow.suppliers.sources(order.product_id)
             )
-            if order.status is OrderStatus.PAID:
-                if order.pooled:
-                    await self._from_pool(uow, order, now, Actor.system(), more_to_come=upstream)
-                elif upstream:
+            if order.attention is not None and not upstream:
+                return  # waiting for staff
+            if order.status is OrderStatus.PAID and order.attention is None:
+                if upstream:
                     order.start_delivery(now)
+                elif order.pooled:
+                    await self._from_pool(uow, order, now, Actor.system())
                 else:
                     order.wait_for_fulfilment(now)
                 await uow.orders.save(order)
                 await uow.commit()
-            elif not (upstream and order.status is OrderStatus.DELIVERING):
+            elif not upstream:
                 return  # delivered, refunded …: nothing for a worker to do
         if upstream and self.sourcing is not None:
-            await self.sourcing.fulfil(order_id, self.receive)
+            before = (order.status, order.delivered_units)
+            await self.sourcing.fulfil(order_id, self)
             async with self.uow(read_only=True) as uow:
                 order = await uow.orders.get(order_id) or order
+            if (order.status, order.delivered_units) == before and order.status is not OrderStatus.DELIVERING:
+                return  # asked about what upstreams hold, and nothing came of it: nobody to tell
         await self._announce(order)
 
-    async def receive(self, order_id: int, codes: Sequence[CardSecret], unit_cost: Money, source: str) -> Order:
-        """Units an upstream source delivered for the order, stored like typed-in ones (sealed) and booked at the
-        source's price; the timeline says which source it was."""
+    async def receive(
+        self,
+        order_id: int,
+        upstream_id: int,
+        out_trade_no: str,
+        codes: Sequence[CardSecret],
+        unit_cost: Money,
+        source: str,
+    ) -> Order | None:
+        """Codes an upstream order sent (all it has sent so far): those not taken before are delivered as far as
+        the order owes them — stored like typed-in ones (sealed), booked at the source's price, the timeline naming
+        the source — and the order stays delivering if it still owes more. Codes no one waits for (staff abandoned
+        that upstream order, or the order owes nothing more) go into the product's pool: they were paid for.
+        The order is locked first, so a concurrent ask (a webhook beating its own answer) takes nothing twice."""
         now = self.clock.now()
         actor = Actor.upstream(source)
         async with self.uow() as uow:
             order = await uow.orders.get(order_id)
-            if order is not None and order.status is OrderStatus.DELIVERED:
-                return order  # received already, by a concurrent ask (the upstream's webhook beat its own answer)
-            if order is None or order.status is not OrderStatus.DELIVERING:
-                raise NothingToFulfil(f"order #{order_id} is not being delivered")
-            codes = list(codes)[: order.undelivered_units]
-            first = order.delivered_units + 1
-            units = [self._unit(order, first + i, now, actor, content=code) for i, code in enumerate(codes)]
-            await uow.deliveries.add(units)
-            await _book_sale(uow, order, len(units), unit_cost * len(units), now, actor)
-            order.record(now, "delivered_by_source", details={"source": source, "units": len(units)})
-            order.units_delivered(len(units), now, actor.name)
+            placed = await uow.suppliers.upstream_order(upstream_id, out_trade_no)
+            if order is None or placed is None:
+                return order
+            fresh = list(codes)[placed.received :]
+            if not fresh:
+                return order  # taken already
+            await uow.suppliers.count_received(placed.id or 0, placed.received + len(fresh))
+            owing = placed.abandoned_at is None and order.status in (
+                OrderStatus.DELIVERING, OrderStatus.FAILED, OrderStatus.PARTIALLY_DELIVERED
+            )  # fmt: skip
+            taken = fresh[: order.undelivered_units] if owing else []
+            if taken:
+                if order.status is not OrderStatus.DELIVERING:  # waiting for staff while this upstream stalled
+                    order.start_delivery(now, actor.name)
+                    order.attention = None
+                first = order.delivered_units + 1
+                units = [self._unit(order, first + i, now, actor, content=code) for i, code in enumerate(taken)]
+                await uow.deliveries.add(units)
+                await _book_sale(uow, order, len(units), unit_cost * len(units), now, actor)
+                order.record(now, "delivered_by_source", details={"source": source, "units": len(units)})
+                order.units_delivered(len(units), now, actor.name, more_to_come=True)
+                if order.status is OrderStatus.DELIVERED:
+                    await uow.codes.release(order.holder, now)  # what the pool held for it, had it come later
+            if spare := fresh[len(taken) :]:
+                await pool_codes(uow, self.vault, order, out_trade_no, spare, unit_cost, source, now)
+            await uow.orders.save(order)
+            await uow.commit()
+        return order
+
+    async def from_pool(self, order_id: int) -> Order | None:
+        """The pool's turn among the product's sources: what it holds for the order or has now, up to what the
+        order still owes, is delivered; the order stays delivering if that was not all (the next source's turn)."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None or order.status is not OrderStatus.DELIVERING or not order.undelivered_units:
+                return order
+            await uow.codes.release(order.holder, now)  # what placement held, then all it owes again
+            await uow.codes.reserve_up_to(order.product_id, order.undelivered_units, order.holder, now)
+            await self._from_pool(uow, order, now, Actor.system(), more_to_come=True)
             await uow.orders.save(order)
             await uow.commit()
         return order
@@ -108,6 +155,7 @@ class Delivery:
             order = await _owing(uow, order_id)
             if not order.pooled:
                 raise NothingToFulfil("this product is not delivered from the code pool")
+            await check_nothing_open_upstream(uow, order_id)  # its codes may still come: abandon it first
             await uow.codes.release(order.holder, now)  # whatever an earlier attempt still holds, then all again
             await uow.codes.reserve(order.product_id, order.undelivered_units, order.holder, now)
             await self._from_pool(uow, order, now, actor)
@@ -125,6 +173,7 @@ class Delivery:
             order = await _owing(uow, order_id)
             if len(secrets_) > order.undelivered_units:
                 raise ValidationFailed({"lines": "too_many_lines"})
+            await check_nothing_open_upstream(uow, order_id)  # its codes may still come: abandon it first
             if order.status is not OrderStatus.DELIVERING:
                 order.start_delivery(now, actor.name)
             await uow.codes.release(order.holder, now)  # a pooled order filled by hand gives its reservation back

@@ -10,10 +10,12 @@ from domain.audit import Actor, AuditEntry
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import AccountKind
 from domain.money import Money
-from domain.orders import UNPAID, Order, OrderEvent, OrderQuery, OrderStatus
+from domain.orders import UNPAID, IllegalOrderTransition, Order, OrderEvent, OrderQuery, OrderStatus
 from domain.paging import Page, PageRequest
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit
+from domain.services.sourcing import check_nothing_open_upstream
+from domain.suppliers import PlacedUpstream
 
 REASON_MAX = 200
 
@@ -28,6 +30,9 @@ class OrderFile:
     seller: str = ""  # the reseller whose shop sold it, or who bought it for itself
     # Each reseller level above the buyer (id, name, unit cost), the merchant's own reseller first.
     chain: list[tuple[int, str, Money]] = field(default_factory=list)
+    # Orders placed upstream for it, oldest first, each with its upstream's name; whether its product has any.
+    upstream_orders: list[tuple[PlacedUpstream, str]] = field(default_factory=list)
+    upstream_sourced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,13 @@ class OrderDesk:
             chain = [(reseller_id, names[reseller_id], cost) for reseller_id, cost in order.chain]
             seller = names.get(order.seller_id or 0, "")
             events, units = await uow.orders.events(order_id), await uow.deliveries.of_order(order_id)
-            return OrderFile(order, events, units, seller, chain)
+            upstream_names = {u.id: u.name for u in await uow.suppliers.all()}
+            placed = [
+                (p, upstream_names.get(p.upstream_id, f"#{p.upstream_id}"))
+                for p in await uow.suppliers.upstream_orders(order_id)
+            ]
+            sourced = any(not s.is_pool for s in await uow.suppliers.sources(order.product_id))
+            return OrderFile(order, events, units, seller, chain, placed, sourced)
 
     async def cancel(self, order_id: int, reason: str, actor: Actor) -> Order:
         """An unpaid order is called off and its stock goes back to the pool."""
@@ -63,16 +74,24 @@ class OrderDesk:
         """
         return await self._end(order_id, OrderStatus.REFUNDED, reason, actor)
 
-    async def _end(self, order_id: int, status: OrderStatus, reason: str, actor: Actor) -> Order:
+    async def reject(self, order_id: int, reason: str, actor: Actor) -> Order:
+        """A held order (review queue) is turned down: cancelled, nothing was charged or reserved for it."""
+        return await self._end(order_id, OrderStatus.CANCELLED, reason, actor, held=True)
+
+    async def _end(self, order_id: int, status: OrderStatus, reason: str, actor: Actor, *, held: bool = False) -> Order:
         reason = _reason(reason)
         now = self.clock.now()
         async with self.uow() as uow:
             order = await _order(uow, order_id)
+            if held and order.status is not OrderStatus.HELD:
+                raise IllegalOrderTransition(f"a {order.status} order is not held for review", status=order.status)
+            if status is OrderStatus.REFUNDED:
+                await check_nothing_open_upstream(uow, order_id)  # its codes may still come: abandon it first
             order.end(status, now, reason, actor.name)
             await uow.codes.release(order.holder, now)
             if status is OrderStatus.REFUNDED:
                 await _reverse_charges(uow, order, now, actor)
-            action = "order.cancel" if status is OrderStatus.CANCELLED else "order.refund"
+            action = "order.reject" if held else "order.cancel" if status is OrderStatus.CANCELLED else "order.refund"
             await self._keep(uow, order, actor, action, reason)
         if order.calls_back:
             await self.jobs.call_back(order_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain import bookkeeping
@@ -13,18 +13,23 @@ from domain.errors import NotFound, ValidationFailed
 from domain.orders import (
     OWED,
     UNPAID,
+    Channel,
     Contact,
+    NotForSale,
     Order,
     OrderPolicy,
     OrderRequest,
     OrderStatus,
     SellerTerms,
+    TooManyUnpaid,
     check_unpaid_cap,
 )
 from domain.payments import PaymentNotice, PaymentRejected, PaymentRequest
 from domain.ports import BackgroundJobs, Clock, CodeVault, PaymentGateway, Signer, UnitOfWork, UnitOfWorkFactory
+from domain.risk import Action, Attempt, AttemptKind
 from domain.services.redemption import order_tokens
-from domain.services.sourcing import hold_stock
+from domain.services.risk_gate import RiskGate
+from domain.services.sourcing import hold_stock, hold_stock_again
 
 ORDER_PAGE = "order-page"
 
@@ -41,6 +46,10 @@ class NoSuchOrder(NotFound):
     code = "no_such_order"
 
 
+class NoSuchProduct(NotFound):
+    code = "no_such_product"
+
+
 @dataclass(frozen=True, slots=True)
 class Ordering:
     uow: UnitOfWorkFactory
@@ -50,25 +59,58 @@ class Ordering:
     jobs: BackgroundJobs
     clock: Clock
     policy: OrderPolicy
+    risk: RiskGate
 
-    async def place(self, request: OrderRequest, *, seller: SellerTerms | None = None) -> Order:
+    async def place(
+        self, request: OrderRequest, *, seller: SellerTerms | None = None, placed_by: Actor | None = None
+    ) -> Order:
         """Check the request, hold the buyer to the unpaid-units cap and reserve the stock, all or nothing.
-        `seller`: placed in a reseller's shop, at its price (see Shops)."""
+        `seller`: placed in a reseller's shop, at its price (see Shops). `placed_by`: a staff member taking the order
+        for a buyer, named on the timeline and in the audit log (see place_for_buyer)."""
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:  # read apart: no lock on the product row to queue behind
             product = await uow.products.by_sku(normalize_sku(request.sku))
-        if product is None:
-            raise NotFound(f"no product {request.sku}")
-        order = Order.place(request, product, self.policy, now, seller=seller)
+            if product is None:
+                raise NoSuchProduct(f"no product {request.sku}")
+            placer = placed_by.name if placed_by else "buyer"
+            order = Order.place(request, product, self.policy, now, seller=seller, placed_by=placer)
+            attempt = Attempt.of_order(order, product.face_value.minor)
+            decision = await self.risk.weigh(uow, attempt, solution=request.challenge)
+        if decision.refused:
+            await self.risk.refuse(decision)
         async with self.uow() as uow:
-            keys = order.holding_keys()
+            await self.risk.keep(uow, decision, order)
+            keys = order.holding_keys()  # held orders count too: a script cannot pile them up either
             await uow.orders.lock_buyer(keys)
             check_unpaid_cap(await uow.orders.unpaid_units(keys), order.quantity, self.policy)
-            await hold_stock(uow, order, now)
-            order.await_payment(now)
+            if decision.outcome is Action.REVIEW:
+                order.hold_for_review(now)  # no stock held until staff approve
+            else:
+                await hold_stock(uow, order, now)
+                order.await_payment(now)
             order = await uow.orders.add(order)
+            if placed_by is not None:
+                details = {"sku": product.sku, "quantity": order.quantity, "total": order.total.minor}
+                await uow.audit.record(AuditEntry(now, placed_by, "order.place", order.number, details))
             await uow.commit()
         return order
+
+    async def place_for_buyer(self, request: OrderRequest, staff: Actor) -> Order:
+        """A staff member takes an order for a buyer (by phone, chat): placed as the shop places it, at the retail
+        price, from the staff member's address and no device; what stops it is told as a form error for staff."""
+        request = replace(request, channel=Channel.ADMIN, ip=staff.ip, device=None)
+        if not request.sku.strip():
+            raise ValidationFailed({"sku": "required"})
+        try:
+            return await self.place(request, placed_by=staff)
+        except NoSuchProduct:
+            raise ValidationFailed({"sku": "no_such_product"}) from None
+        except NotForSale:
+            raise ValidationFailed({"sku": "not_for_sale"}) from None
+        except OutOfStock:
+            raise ValidationFailed({"quantity": "not_enough_stock"}) from None
+        except TooManyUnpaid:
+            raise ValidationFailed({"contact": "buyer_holds_unpaid"}) from None
 
     def page_key(self, order: Order) -> str:
         """The key in the buyer's order-page link: without it, an order number alone shows nothing."""
@@ -142,15 +184,24 @@ class Ordering:
                 raise NoSuchOrder("no such order")
             return OrderPage(order, await order_tokens(uow, self.vault, order))
 
-    async def look_up(self, number: str, contact: str) -> tuple[Order, str]:
+    async def look_up(
+        self, number: str, contact: str, *, ip: str | None = None, device: str | None = None, solution: str = ""
+    ) -> tuple[Order, str]:
         """Order number plus the contact used at checkout → the order and its page key.
 
         Unknown number, wrong contact and malformed input all raise the same NotFound: nothing to enumerate.
+        The risk rules for lookups see every attempt first (and may ask for a challenge, or refuse).
         """
         try:
-            wanted = Contact.parse(contact)
+            wanted: Contact | None = Contact.parse(contact)
         except ValidationFailed:
-            raise NoSuchOrder("no such order") from None
+            wanted = None
+        attempt = Attempt(
+            AttemptKind.LOOKUP, Channel.SHOP, self.clock.now(), ip, device, wanted.value if wanted else None
+        )
+        await self.risk.check_lookup(attempt, solution=solution)
+        if wanted is None:
+            raise NoSuchOrder("no such order")
         async with self.uow(read_only=True) as uow:
             order = await uow.orders.by_number(number.strip())
         if order is None or order.contact != wanted:
@@ -184,11 +235,6 @@ class Ordering:
 
 
 async def _reserve_again(uow: UnitOfWork, order: Order, now: datetime) -> bool:
-    """All units again, or none: a partial reservation is given straight back."""
-    try:
-        await uow.codes.reserve(order.product_id, order.quantity, order.holder, now)
-    except OutOfStock:
-        await uow.codes.release(order.holder, now)
-        return False
-    order.record(now, "stock_reserved_again")
-    return True
+    """All units again from the pool, or none (a partial reservation is given straight back) — unless the product
+    has upstream sources: they are asked for the rest, as for an order paid in time."""
+    return await hold_stock_again(uow, order, now)

@@ -169,11 +169,21 @@ class Shops:
             raise NotFound(f"{slug} has no logo")
         return logo
 
-    async def look_up(self, slug: str, number: str, contact: str) -> tuple[Order, str]:
-        """As the shop's lookup: only this shop's orders are found, with one answer for every miss."""
+    async def look_up(
+        self,
+        slug: str,
+        number: str,
+        contact: str,
+        *,
+        ip: str | None = None,
+        device: str | None = None,
+        solution: str = "",
+    ) -> tuple[Order, str]:
+        """As the shop's lookup (the same risk rules for lookups first): only this shop's orders are found, with one
+        answer for every miss."""
         async with self.uow(read_only=True) as uow:
             shop, _ = await _open(uow, slug)
-        order, key = await self.ordering.look_up(number, contact)
+        order, key = await self.ordering.look_up(number, contact, ip=ip, device=device, solution=solution)
         if order.seller_id != shop.reseller_id:
             raise NoSuchOrder("no such order")
         return order, key

@@ -60,8 +60,15 @@ one order, charged once.
 An HTTP status and `{"error": {"code": "…", "message": "…"}}`; `validation_error` (422) adds `fields`, each
 invalid field with a code. Programs check `code`: 401 `missing_credentials`, `invalid_api_key`, `revoked_api_key`,
 `invalid_timestamp`, `stale_timestamp`, `invalid_nonce`, `invalid_signature`, `nonce_reused`; 402
-`insufficient_balance`; 403 `ip_not_allowed`, `reseller_disabled`; 404 `not_found`; 409 `duplicate_out_trade_no`,
-`out_of_stock`; 413 `body_too_large`; 422 `validation_error`; 429 `rate_limited`.
+`insufficient_balance`; 403 `ip_not_allowed`, `reseller_disabled`, `risk_blocked`, `review`; 404 `not_found`; 409
+`duplicate_out_trade_no`, `out_of_stock`; 413 `body_too_large`; 422 `validation_error`; 429 `rate_limited`.
+
+## Risk rules
+
+The merchant's risk rules judge every order. 403 `risk_blocked`: refused, nothing was made or charged. 403 `review`:
+the order was made (its number is in `order_no`) but waits for the merchant's review, not charged yet; it shows as
+status `review`. Approved, it is charged and goes on like any order (delivered, called back); rejected, it ends
+`failed` (called back too). Sending the same request again answers `review` while it waits, then the order.
 
 ## Callbacks
 
@@ -151,14 +158,15 @@ class OrderRequestOperation(Operation):
         self.request_body = _ORDER_BODY
 
 
-def _error(description: str, *cases: tuple[str, str, dict[str, str] | None]) -> ResponseSpec:
-    examples = [
-        Example(
-            summary=code,
-            value={"error": {"code": code, "message": message} | ({"fields": fields} if fields else {})},
-        )
-        for code, message, fields in cases
-    ]
+# An example error body: (code, message, fields) or, for `review`, (code, message, None, order_no).
+ErrorCase = tuple[str, str, dict[str, str] | None] | tuple[str, str, None, str]
+
+
+def _error(description: str, *cases: ErrorCase) -> ResponseSpec:
+    examples = []
+    for code, message, fields, *order_no in cases:
+        more = ({"fields": fields} if fields else {}) | ({"order_no": order_no[0]} if order_no else {})
+        examples.append(Example(summary=code, value={"error": {"code": code, "message": message} | more}))
     return ResponseSpec(Error, description=description, generate_examples=False, examples=examples)
 
 
@@ -195,6 +203,21 @@ PLACING = {
     402: _error(
         "The balance with the credit limit does not cover the order; nothing was charged.",
         ("insufficient_balance", "The balance (with credit) does not cover this.", None),
+    ),
+    # Replaces SIGNED's 403 for this operation: the same refusals, and the merchant's risk rules.
+    403: _error(
+        "The key may not be used from here or its reseller is switched off (nothing made); or the merchant's risk "
+        "rules refused the order (`risk_blocked`: nothing made or charged) or hold it for review (`review`: made, "
+        "not charged until approved; `order_no` names it, and GET shows it with status review).",
+        ("ip_not_allowed", "This address is not on the key's allowlist.", None),
+        ("reseller_disabled", "This reseller account is disabled.", None),
+        ("risk_blocked", "This order cannot be accepted. If you think this is a mistake, contact the shop.", None),
+        (
+            "review",
+            "The order is held for the merchant's review (order 2604171234567890); it is not charged until approved.",
+            None,
+            "2604171234567890",
+        ),
     ),
     409: _error(
         "The out_trade_no names another order, or the product is out of stock.",

@@ -14,6 +14,7 @@ from litestar.types import ExceptionHandler, ExceptionHandlersMap
 
 from domain.api import ApiAuthFailed, RateLimited
 from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.risk import HeldForReview
 from web.api.schemas import Error, ErrorDetail
 from web.i18n import catalog, locale_of, translate
 from web.middleware import loggable_path, request_id
@@ -26,6 +27,8 @@ STATUS_BY_CODE = {
     "insufficient_balance": 402,  # top up, then the same request (same out_trade_no) goes through
     "ip_not_allowed": 403,
     "reseller_disabled": 403,
+    "risk_blocked": 403,  # the merchant's risk rules refused the order; nothing was made or charged
+    "review": 403,  # held for the merchant's review: charged and delivered (and called back) once approved
     "rate_limited": 429,
 }
 # Litestar's own refusals, by status.
@@ -78,7 +81,9 @@ def _domain_error(request: Request[Any, Any, Any], error: DomainError) -> Respon
     else:
         status, code = STATUS_BY_CODE.get(error.code, 409), error.code
     headers = {"Retry-After": str(error.params["seconds"])} if isinstance(error, RateLimited) else {}
-    return _answer(status, code, translate(locale, f"error.{code}", **error.params), headers=headers)
+    order_no = error.params["order_no"] if isinstance(error, HeldForReview) else None
+    message = translate(locale, f"error.{code}", **error.params)
+    return _answer(status, code, message, headers=headers, order_no=order_no)
 
 
 def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Error]:
@@ -98,9 +103,10 @@ def _answer(
     *,
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    order_no: str | None = None,
 ) -> Response[Error]:
     return Response(
-        Error(ErrorDetail(code=code, message=message, fields=fields)),
+        Error(ErrorDetail(code=code, message=message, fields=fields, order_no=order_no)),
         status_code=status,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )

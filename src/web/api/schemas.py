@@ -89,6 +89,7 @@ class Status(StrEnum):
     """An order's status as the API reports it: a small, stable set over the merchant's internal states."""
 
     PROCESSING = "processing"
+    REVIEW = "review"
     DELIVERED = "delivered"
     PARTIALLY_DELIVERED = "partially_delivered"
     FAILED = "failed"
@@ -96,13 +97,17 @@ class Status(StrEnum):
 
 
 STATUS_DESCRIPTION = (
+    "review: held by the merchant's risk rules, not charged yet (the order request answered 403 `review`); once "
+    "approved it is charged and goes on, once rejected it ends failed; "
     "processing: paid, being delivered (top-up and manual products stay here until the merchant completes "
     "them); delivered: every unit delivered, codes in `codes`; partially_delivered: some units delivered (their "
     "codes are in `codes`), the merchant completes or refunds the rest; failed: nothing could be delivered yet, "
     "the merchant delivers later or refunds; refunded: the money went back to the balance (final, no codes). "
-    "delivered and refunded are final; a callback is sent on delivered, partially_delivered, failed and refunded."
+    "delivered and refunded are final; a callback is sent on delivered, partially_delivered, failed (a rejected "
+    "review too) and refunded."
 )
 _STATUSES = {
+    OrderStatus.HELD: Status.REVIEW,
     OrderStatus.DELIVERED: Status.DELIVERED,
     OrderStatus.PARTIALLY_DELIVERED: Status.PARTIALLY_DELIVERED,
     OrderStatus.FAILED: Status.FAILED,
@@ -163,6 +168,10 @@ class ErrorDetail(Struct, kw_only=True, omit_defaults=True):
     fields: Annotated[
         dict[str, str] | None,
         Meta(description="validation_error only: each invalid field and a code for what is wrong with it."),
+    ] = None
+    order_no: Annotated[
+        str | None,
+        Meta(description="review only: the order held for the merchant's review (GET it to follow it)."),
     ] = None
 
 

@@ -106,12 +106,21 @@ class CheckoutForm:
     quantity: str = "1"
     contact: str = ""
     recharge_account: str = ""
+    altcha: str = ""  # a solved bot challenge, posted by the widget once the risk rules asked for one
+
+
+@dataclass
+class StaffOrderForm(CheckoutForm):
+    """A staff member taking an order for a buyer: the checkout's fields plus the product chosen."""
+
+    sku: str = ""
 
 
 @dataclass
 class LookupForm:
     number: str = ""
     contact: str = ""
+    altcha: str = ""  # as the checkout's
 
 
 @dataclass

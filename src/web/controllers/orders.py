@@ -15,9 +15,12 @@ from domain.orders import Channel, OrderQuery, OrderStatus
 from domain.paging import PageRequest
 from domain.services.delivery import Delivery
 from domain.services.order_desk import OrderDesk
+from domain.services.ordering import Ordering
+from domain.services.sourcing import Sourcing
 from domain.staff import Permission
 from web.auth import actor, requires
 from web.controllers.forms import Form, FulfilForm, ReasonForm
+from web.controllers.new_orders import buyer_links
 from web.controllers.params import PageNumber, RowId
 from web.days import day_after, day_start
 
@@ -75,8 +78,17 @@ class OrderController(Controller):
         return Template("orders/_table.html" if partial else "orders/list.html", context=context)
 
     @get("/{order_id:int}")
-    async def order(self, order_id: RowId, order_desk: NamedDependency[OrderDesk]) -> Template:
-        return Template("orders/detail.html", context={"file": await order_desk.file(order_id)})
+    async def order(
+        self,
+        request: Request[Any, Any, Any],
+        order_id: RowId,
+        order_desk: NamedDependency[OrderDesk],
+        ordering: NamedDependency[Ordering],
+    ) -> Template:
+        """The order's file; for an order staff took that waits for payment, the links to send the buyer."""
+        file = await order_desk.file(order_id)
+        links = buyer_links(request, file.order, ordering)
+        return Template("orders/detail.html", context={"file": file, "links": links})
 
     @post("/{order_id:int}/fulfil", guards=[requires(Permission.MANAGE_ORDERS)], status_code=200)
     async def fulfil(
@@ -99,6 +111,36 @@ class OrderController(Controller):
         order_desk: NamedDependency[OrderDesk],
     ) -> Template:
         await delivery.retry_from_stock(order_id, actor(request))
+        return await self._file(order_id, order_desk)
+
+    @post(
+        "/{order_id:int}/upstream/{upstream_order_id:int}/abandon",
+        guards=[requires(Permission.MANAGE_ORDERS)],
+        status_code=200,
+    )
+    async def abandon_upstream(
+        self,
+        request: HTMXRequest,
+        order_id: RowId,
+        upstream_order_id: RowId,
+        data: Form[ReasonForm],
+        sourcing: NamedDependency[Sourcing],
+        order_desk: NamedDependency[OrderDesk],
+    ) -> Template:
+        """Stop waiting for an order placed upstream: then the order can be refunded, delivered by hand or sent to
+        its sources again; codes it sends after all go to the pool."""
+        await sourcing.abandon(order_id, upstream_order_id, data.reason, actor(request))
+        return await self._file(order_id, order_desk)
+
+    @post("/{order_id:int}/source-again", guards=[requires(Permission.MANAGE_ORDERS)], status_code=200)
+    async def source_again(
+        self,
+        request: HTMXRequest,
+        order_id: RowId,
+        sourcing: NamedDependency[Sourcing],
+        order_desk: NamedDependency[OrderDesk],
+    ) -> Template:
+        await sourcing.source_again(order_id, actor(request))
         return await self._file(order_id, order_desk)
 
     @post("/{order_id:int}/resend", guards=[requires(Permission.MANAGE_ORDERS)], status_code=200)

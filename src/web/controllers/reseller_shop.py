@@ -16,8 +16,8 @@ from litestar.response import Template
 from domain.services.ordering import Ordering
 from domain.services.shops import Shops
 from domain.shops import ShopItem
-from web.auth import base_url
-from web.buyers import checkout_request, with_device
+from web.auth import client_ip
+from web.buyers import after_checkout, checkout_request, device_of, with_device
 from web.controllers.auth import go
 from web.controllers.forms import CheckoutForm, Form, LookupForm
 
@@ -93,9 +93,10 @@ class ResellerShopController(Controller):
         shops: NamedDependency[Shops],
         ordering: NamedDependency[Ordering],
     ) -> Response[Any]:
-        """Place the order at the shop's price (stock reserved), then off to the payment gateway."""
+        """Place the order at the shop's price (stock reserved), then off to the payment gateway (or, held for
+        review, to its page)."""
         order = await shops.place(slug, checkout_request(request, sku, data))
-        return go(request, ordering.payment_url(order, base_url(request)))
+        return after_checkout(request, ordering, order)
 
 
 class ShopLookupController(Controller):
@@ -117,7 +118,9 @@ class ShopLookupController(Controller):
         data: Form[LookupForm],
         shops: NamedDependency[Shops],
     ) -> Response[Any]:
-        order, key = await shops.look_up(slug, data.number, data.contact)
+        order, key = await shops.look_up(
+            slug, data.number, data.contact, ip=client_ip(request), device=device_of(request), solution=data.altcha
+        )
         return go(request, f"/o/{order.number}?k={key}")
 
 

@@ -18,8 +18,8 @@ from domain.services.catalog import Catalog
 from domain.services.ordering import Ordering
 from domain.services.shops import Shops
 from domain.services.stock import Stock
-from web.auth import base_url
-from web.buyers import checkout_request, with_device
+from web.auth import base_url, client_ip
+from web.buyers import after_checkout, checkout_request, device_of, with_device
 from web.controllers.auth import go
 from web.controllers.forms import CheckoutForm, Form, LookupForm
 from web.controllers.params import PageNumber
@@ -70,9 +70,9 @@ class ShopController(Controller):
         data: Form[CheckoutForm],
         ordering: NamedDependency[Ordering],
     ) -> Response[Any]:
-        """Place the order (stock reserved), then off to the payment gateway."""
+        """Place the order (stock reserved), then off to the payment gateway (or, held for review, to its page)."""
         order = await ordering.place(checkout_request(request, sku, data))
-        return go(request, ordering.payment_url(order, base_url(request)))
+        return after_checkout(request, ordering, order)
 
     @get(["/o/{number:str}", "/o/{number:str}/status"])
     async def order(
@@ -121,5 +121,7 @@ class LookupController(Controller):
     async def look_up(
         self, request: Request[Any, Any, Any], data: Form[LookupForm], ordering: NamedDependency[Ordering]
     ) -> Response[Any]:
-        order, key = await ordering.look_up(data.number, data.contact)
+        order, key = await ordering.look_up(
+            data.number, data.contact, ip=client_ip(request), device=device_of(request), solution=data.altcha
+        )
         return go(request, f"/o/{order.number}?k={key}")
