@@ -11,6 +11,13 @@ The load generator, the server, PostgreSQL and Redis share this machine's cores 
 figures as what one small box does, not as a ceiling. The queue is not consumed during the run (nothing there
 is needed: delivery happens in the request; mails and callbacks are not asked for).
 
+Last figures (2 cores, shared with another job; runs vary by ±15 %): 16 clients 45–54 orders/s, p50 250–300 ms,
+p99 830–910 ms, pgbench 460–550 tx/s: 10 % (before the per-order trimming: 32.7 orders/s, 5 %); 1 client 35–45
+orders/s, p50 21–27 ms, p99 38–42 ms. An order is 24 statements in 3 transactions and 15–20 ms of the web process's
+CPU. What holds 16 clients back now is the one reseller's wallet row, locked from the charge to the commit (four
+statements and the commit, each round trip also queueing on the busy event loop: ≈ 18 ms), not the CPU (the web
+process uses ≈ 0.8 of a core); see README § Benchmarks for what would close the gap.
+
 Run: .venv/bin/python -m bench.api_orders [--clients 16] [--seconds 10] [--log-dir DIR]
 (it creates and drops its own database and Redis namespace on KAQUAN_TEST_POSTGRES_URL / KAQUAN_TEST_REDIS_URL).
 """

@@ -75,6 +75,8 @@ from domain.services.shops import Shops
 from domain.services.sourcing import MADE_WITHIN_TIMEOUTS, Sourcing
 from domain.services.staff import StaffAdmin
 from domain.services.stock import Stock
+from domain.services.upstream_desk import UpstreamDesk
+from domain.services.upstreams import Upstreams
 from domain.throttle import LoginThrottle
 
 log = structlog.get_logger(__name__)
@@ -109,7 +111,9 @@ class Container:
     api_orders: ApiOrders
     callbacks: Callbacks
     webhook_sender: HttpWebhookSender
+    upstreams: Upstreams
     sourcing: Sourcing
+    upstream_desk: UpstreamDesk
     supplier_client: KaquanSupplier
     challenges: BotChallenges
     reviews: Reviews
@@ -196,6 +200,7 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         max_quantity=settings.order_max_quantity,
         unpaid_units_per_buyer=settings.unpaid_units_per_buyer,
         payment_window=timedelta(minutes=settings.order_payment_minutes),
+        review_window=timedelta(days=settings.review_days),
     )
     gateway = EPayGateway(settings.epay_url, settings.epay_merchant_id, keys.epay_key)
     challenges = AltchaChallenges(keys.secret_key, counters, clock, max_number=settings.challenge_max_number)
@@ -206,15 +211,19 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
     supplier_client = KaquanSupplier(
         resolver, allow_private=allow_private, timeout_seconds=settings.supplier_timeout_seconds
     )
-    sourcing = Sourcing(
-        uow, vault, supplier_client, jobs, clock, resolver, allow_private=allow_private, base_url=settings.base_url,
+    upstreams = Upstreams(
+        uow, vault, supplier_client, clock, resolver, allow_private=allow_private, base_url=settings.base_url,
         sync_every=timedelta(minutes=settings.upstream_sync_minutes),
+    )  # fmt: skip
+    sourcing = Sourcing(
+        uow, upstreams, jobs, clock,
         made_within=timedelta(seconds=MADE_WITHIN_TIMEOUTS * settings.supplier_timeout_seconds),
     )  # fmt: skip
     delivery = Delivery(uow, vault, jobs, clock, sourcing=sourcing)
     balance_payments = BalancePayments(uow, jobs, clock, policy, risk)
     webhook_sender = HttpWebhookSender()
     callbacks = Callbacks(uow, vault, webhook_sender, resolver, jobs, clock, allow_private=allow_private)
+    notifications = Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url)
     return Container(
         settings=settings,
         secrets=keys,
@@ -233,20 +242,22 @@ def build(settings: Settings | None = None, *, queue: bool = True) -> Container:
         delivery=delivery,
         order_desk=OrderDesk(uow, jobs, clock),
         redemption=Redemption(uow, vault, clock),
-        notifications=Notifications(uow, vault, _mailer(settings), jobs, clock, settings.base_url),
+        notifications=notifications,
         resellers=resellers,
         balance_payments=balance_payments,
         price_rules=PriceRules(uow, clock),
         shops=Shops(uow, ordering, clock),
         portal=Portal(uow, resellers, clock),
         api_keys=ApiKeys(uow, vault, counters, clock, settings.api_rate_per_minute),
-        api_orders=ApiOrders(uow, balance_payments, delivery, callbacks, vault, clock, policy),
+        api_orders=ApiOrders(uow, balance_payments, delivery, callbacks, vault, jobs, clock, policy),
         callbacks=callbacks,
         webhook_sender=webhook_sender,
+        upstreams=upstreams,
         sourcing=sourcing,
+        upstream_desk=UpstreamDesk(uow, sourcing, delivery, jobs, clock),
         supplier_client=supplier_client,
         challenges=challenges,
-        reviews=Reviews(uow, balance_payments, jobs, clock, policy),
+        reviews=Reviews(uow, balance_payments, jobs, clock, policy, ordering, notifications, settings.base_url),
         risk_desk=RiskDesk(uow, clock, ZoneInfo(settings.display_timezone)),
     )
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     order_max_quantity: int = 10
     unpaid_units_per_buyer: int = Field(default=10, description="unpaid units one contact/IP/device may hold")
     order_sweep_seconds: float = Field(default=5, description="how often expiry and lost deliveries are swept")
+    review_days: float = Field(
+        default=3, gt=0, description="orders held for review that nobody approved or rejected are cancelled after this"
+    )
     redeem_rate_per_minute: int = Field(default=60, description="redemption page requests per minute per address")
     lookup_rate_per_minute: int = Field(default=10, description="order lookups per minute per address")
     challenge_max_number: int = Field(

@@ -7,6 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.errors import ValidationFailed
+
+REASON_MAX = 200
+
 
 class ActorKind(StrEnum):
     STAFF = "staff"
@@ -63,3 +67,14 @@ class AuditEntry:
     target: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+
+
+def staff_reason(text: str) -> str:
+    """The reason staff give for an action on an order (cancel, refund, abandon an upstream order …), kept on its
+    timeline and in the audit log: required, and at most REASON_MAX characters."""
+    reason = (text or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "required"})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": "too_long"})
+    return reason

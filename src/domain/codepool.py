@@ -177,6 +177,16 @@ class StoredCode:
 
 
 @dataclass(frozen=True, slots=True)
+class SoldCode:
+    """A code as its sale leaves it, with what its batch cost per unit and when that batch expires: all a delivery
+    books and hands over, without reading it back."""
+
+    code: StoredCode
+    unit_cost: Money
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StockCounts:
     available: int = 0
     reserved: int = 0

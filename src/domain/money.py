@@ -8,6 +8,8 @@ from typing import Self
 
 from domain.errors import DomainError
 
+# The merchant's currency: every price and cost here is in it (an upstream pricing in another is not bought from).
+CURRENCY = "CNY"
 _AMOUNT = re.compile(r"^\s*(?P<whole>\d{1,12})(?:\.(?P<fraction>\d{1,2}))?\s*$", re.ASCII)
 
 
@@ -18,10 +20,10 @@ class InvalidAmount(DomainError):
 @dataclass(frozen=True, slots=True, order=True)
 class Money:
     minor: int
-    currency: str = "CNY"
+    currency: str = CURRENCY
 
     @classmethod
-    def parse(cls, text: str, currency: str = "CNY") -> Self:
+    def parse(cls, text: str, currency: str = CURRENCY) -> Self:
         """'12', '12.5' or '12.50' yuan → 1250 分. Anything else (signs, separators, 3 decimals) is refused."""
         found = _AMOUNT.match(text or "")
         if not found:

@@ -152,6 +152,7 @@ class OrderPolicy:
     max_quantity: int = 10
     unpaid_units_per_buyer: int = 10
     payment_window: timedelta = timedelta(minutes=15)
+    review_window: timedelta = timedelta(days=3)  # held for review longer, nobody deciding: cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +380,14 @@ class Order:
         self.attention = None
         self.expires_at = now + payment_window
         self.record(now, "risk_approved", actor)
+
+    def is_unreviewed(self, now: datetime, review_window: timedelta) -> bool:
+        """Held for review longer than the merchant's window, nobody approving or rejecting it."""
+        return self.status is S.HELD and now >= self.created_at + review_window
+
+    def review_lapsed(self, now: datetime) -> None:
+        """Nobody decided in time: cancelled, as a rejection is (a held order holds no stock, nothing was charged)."""
+        self.end(S.CANCELLED, now, "not_reviewed_in_time", "system")
 
     def is_due_to_expire(self, now: datetime) -> bool:
         return self.status in UNPAID and now >= self.expires_at

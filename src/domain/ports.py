@@ -11,7 +11,7 @@ from typing import Any, Protocol, Self
 from domain.api import ApiKey
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery
-from domain.codepool import Batch, CodeAction, Sealed, StockCounts, StoredCode
+from domain.codepool import Batch, CodeAction, Sealed, SoldCode, StockCounts, StoredCode
 from domain.imports import CodeImport, ImportFormat
 from domain.ledger import Account, Posting
 from domain.money import Money
@@ -140,7 +140,9 @@ class StaffRepository(Protocol):
 class ProductRepository(Protocol):
     async def get(self, product_id: int) -> Product | None: ...
 
-    async def by_sku(self, sku: str) -> Product | None: ...
+    async def by_sku(self, sku: str, *, lock: bool = True) -> Product | None:
+        """`lock=False`: read without locking the row in a writing unit of work (nobody queues behind it)."""
+        ...
 
     async def by_ids(self, product_ids: Sequence[int]) -> list[Product]:
         """The products found, in the order of `product_ids`."""
@@ -212,10 +214,6 @@ class CodeRepository(Protocol):
         """Add available codes (fingerprint, sealed), skipping ones the product has; returns how many went in."""
         ...
 
-    async def unit_costs(self, code_ids: Sequence[int]) -> int:
-        """What these codes cost the merchant in total (their batches' unit costs), in minor units."""
-        ...
-
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
         """Reserve `quantity` available codes for `holder`, all or none: raises OutOfStock."""
         ...
@@ -230,8 +228,9 @@ class CodeRepository(Protocol):
         """Freeze the available codes of batches past their expiry; returns how many."""
         ...
 
-    async def sell(self, holder: str, now: datetime) -> list[int]:
-        """The holder's reserved codes become sold; returns their ids."""
+    async def sell(self, holder: str, now: datetime) -> list[SoldCode]:
+        """The holder's reserved codes become sold; returns them in id order, each with its batch's unit cost and
+        expiry (one statement: nothing read back)."""
         ...
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:
@@ -592,6 +591,10 @@ class PriceRepository(Protocol):
         """Who may sell each product; a product missing from the answer may be sold by every reseller."""
         ...
 
+    async def terms(self, products: Sequence[Product]) -> tuple[dict[int, Audience], dict[int, PriceList]]:
+        """`audiences` and `price_lists` of the products at once: what an offer is made of, in one round trip."""
+        ...
+
     async def set_audience(self, product_id: int, audience: Audience) -> None: ...
 
 
@@ -613,6 +616,11 @@ class LedgerRepository(Protocol):
 
     async def post(self, posting: Posting) -> Posting:
         """Append a (balanced) posting and move the cached balances of its accounts; returns it with its id."""
+        ...
+
+    async def post_and_balance(self, posting: Posting, account: Account) -> tuple[Posting, int]:
+        """`post`, and then `account`'s kept balance: its row, moved by the posting, stays locked until commit
+        (one spender at a time from that write on, not from a read before it)."""
         ...
 
     async def postings(self, reference: str) -> list[Posting]:
@@ -713,6 +721,10 @@ class BackgroundJobs(Protocol):
     async def deliver_order(self, order_id: int) -> None: ...
 
     async def notify_buyer(self, order_id: int) -> None: ...
+
+    async def mail_payment_link(self, order_id: int) -> None:
+        """Mail the buyer of an order approved after review where to pay (retried while the mail server refuses)."""
+        ...
 
     async def call_back(self, order_id: int) -> None:
         """Send the order's pending webhook messages (retried with backoff until accepted)."""

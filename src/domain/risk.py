@@ -2,7 +2,7 @@
 every rule is a condition, an action and a reason the merchant wrote, and a verdict keeps every rule that matched.
 
 How a verdict is reached:
-- a block-list entry that matches blocks, whatever else matched;
+- a block-list entry that matches blocks, whatever else matched (what else matched is kept all the same);
 - otherwise an allow-list entry or a matching "allow" rule exempts the attempt from every other rule;
 - otherwise the gravest action among the matching rules wins (allow < challenge < review < block).
 The score is the sum of the matching rules' scores: staff see it beside the reasons; it decides nothing.
@@ -12,12 +12,19 @@ attempt under each counting rule's key first (`counts_for` → the Counters port
 got back (`judge`), so judging stays pure and racing attempts each see a distinct total: exactly `limit` pass.
 A counted attempt stays counted even if it is then refused — these rules count attempts, which is what a script
 makes many of. Edited rules count afresh (the rule's version is part of its counter keys).
+
+What an attempt is counted and listed by is what a script cannot vary for free. A contact counts by its
+`contact_key` (one per person: +86/0086/86 dropped from a China mobile, "+tags" and Gmail's dots from an email),
+for counters and list entries alike; the order keeps the contact as typed. A shop order without the device cookie
+counts under one shared NO_DEVICE value for device-keyed counting rules: a buyer's browser always has the cookie
+(the product page sets it), so only a script that drops it orders without one — and they all share one counter.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +39,7 @@ NAME_MAX, REASON_MAX, NOTE_MAX, VALUE_MAX = 80, 200, 200, 254
 LIMIT_MAX = 10**12  # counts and amounts (minor units) a rule may name
 WINDOW_MAX = timedelta(days=31)
 DRY_RUN_MAX = 5000
+NO_DEVICE = "(no device)"  # what a shop order without the device cookie counts by (see the module docstring)
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -109,7 +117,7 @@ class Attempt:
     at: datetime
     ip: str | None = None
     device: str | None = None
-    contact: str | None = None  # normalised (Contact.value)
+    contact: str | None = None  # as the order keeps it (Contact.value); counted and listed by its contact_key
     recharge_account: str = ""
     reseller_id: int | None = None  # the buying or selling reseller
     product_id: int | None = None
@@ -141,16 +149,25 @@ class Attempt:
         )
 
     def value_of(self, key: Key) -> str | None:
-        """What the attempt is counted by under `key` (an address: its subscriber's network, see `counted_ip`)."""
+        """What the attempt is known by under `key`: an address by its subscriber's network (`counted_ip`), a
+        contact by its `contact_key`."""
         value: object = {
             Key.IP: counted_ip(self.ip) if self.ip else None,
             Key.DEVICE: self.device,
-            Key.CONTACT: self.contact,
+            Key.CONTACT: contact_key(self.contact) if self.contact else None,
             Key.RECHARGE_ACCOUNT: self.recharge_account or None,
             Key.RESELLER: self.reseller_id,
             Key.PRODUCT: self.product_id,
         }[key]
         return None if value is None else str(value)
+
+    def counted_by(self, key: Key) -> str | None:
+        """What counting rules count the attempt by under `key`: `value_of`, and for a shop order without the device
+        cookie the one value NO_DEVICE that every such order shares (see the module docstring)."""
+        cookieless = self.device is None and self.kind is AttemptKind.ORDER and self.channel is Channel.SHOP
+        if key is Key.DEVICE and cookieless:
+            return NO_DEVICE
+        return self.value_of(key)
 
     def measured(self, measure: Measure) -> int:
         return {Measure.ORDERS: 1, Measure.UNITS: self.quantity, Measure.AMOUNT: self.amount}[measure]
@@ -328,7 +345,7 @@ class Rule:
         condition = self.condition
         if not isinstance(condition, Counting) or not self.in_scope(attempt):
             return None
-        value, amount = attempt.value_of(condition.key), condition.counted(attempt)
+        value, amount = attempt.counted_by(condition.key), condition.counted(attempt)
         if value is None or amount is None:
             return None
         name = f"risk:{self.id}.{self.version}:{condition.key}:{_digest(value)}"
@@ -361,7 +378,7 @@ class ListEntry:
 
     list: ListKind
     kind: EntryKind
-    value: str  # normalised: an IP network in CIDR form, a lower-case email, a phone number, an account, a device id
+    value: str  # normalised: an IP network in CIDR form, a contact's contact_key, an account, a device id
     note: str = ""
     created_at: datetime | None = None
     created_by: str = ""
@@ -383,8 +400,8 @@ class ListEntry:
             except ValueError:
                 errors["value"] = "invalid_ip"
         elif parsed_kind is EntryKind.CONTACT:
-            try:  # exactly as a buyer's contact is normalised, or the entry could never match an attempt
-                text = Contact.parse(text).value
+            try:  # the key an attempt's contact is matched by, whichever way either was typed
+                text = contact_key(Contact.parse(text).value)
             except ValidationFailed:
                 errors["value"] = "invalid_contact"
         if len(note) > NOTE_MAX:
@@ -396,11 +413,9 @@ class ListEntry:
     def matches(self, attempt: Attempt) -> bool:
         if self.kind is EntryKind.IP:
             return attempt.ip is not None and _in_network(attempt.ip, self.value)
-        seen = {
-            EntryKind.CONTACT: attempt.contact,
-            EntryKind.RECHARGE_ACCOUNT: attempt.recharge_account or None,
-            EntryKind.DEVICE: attempt.device,
-        }[self.kind]
+        if self.kind is EntryKind.CONTACT:
+            return attempt.contact is not None and contact_key(attempt.contact) == contact_key(self.value)
+        seen = attempt.device if self.kind is EntryKind.DEVICE else attempt.recharge_account or None
         return seen is not None and seen == self.value
 
     def vouches(self, attempt: Attempt) -> bool:
@@ -489,10 +504,11 @@ def judge(
 ) -> Verdict:
     """The verdict on an attempt, given the totals its counters reached (see the module docstring)."""
     listed = [entry.as_match() for entry in entries if entry.matches(attempt) and entry.vouches(attempt)]
+    ruled = [m for rule in rules if (m := rule.match(attempt, totals, zone)) is not None]
     blocked = [m for m in listed if m.action is Action.BLOCK]
-    if blocked:
-        return Verdict(Action.BLOCK, tuple(blocked))
-    matches = listed + [m for rule in rules if (m := rule.match(attempt, totals, zone)) is not None]
+    if blocked:  # every rule's match is kept beside it (an allow among them exempts from nothing here)
+        return Verdict(Action.BLOCK, tuple(blocked + ruled))
+    matches = listed + ruled
     if not matches:
         return ALLOWED
     if any(m.action is Action.ALLOW for m in matches):
@@ -729,6 +745,26 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+_CHINA_MOBILE = re.compile(r"^(?:\+86|0086|86)(1[3-9]\d{9})$")
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
+
+
+def contact_key(value: str) -> str:
+    """One key per person, for the risk rules only (counters, list entries): a China mobile number without its
+    country code (+86, 0086 or 86); an email address lower-cased without its "+tag", and at Gmail (which ignores
+    them) without the dots of its local part, googlemail.com as gmail.com. Orders keep the contact as typed."""
+    text = (value or "").strip().lower()
+    if "@" in text:
+        local, _, domain = text.rpartition("@")
+        local = local.split("+", 1)[0] or local
+        if domain in _GMAIL:
+            local, domain = local.replace(".", "") or local, "gmail.com"
+        return f"{local}@{domain}"
+    phone = re.sub(r"[\s()-]", "", text)
+    national = _CHINA_MOBILE.match(phone)
+    return national.group(1) if national else phone
 
 
 def counted_ip(ip: str) -> str:

@@ -10,6 +10,7 @@ after a timeout, a crash, a lost answer — is the same order upstream, never a 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,11 +18,17 @@ from urllib.parse import urlsplit
 
 from domain.codepool import CardSecret, Sealed
 from domain.errors import DomainError, ValidationFailed
-from domain.money import Money
+from domain.money import CURRENCY, Money
+from domain.pricing import parse_price
 
 NAME_MAX = 64
 URL_MAX = 255
 SKU_MAX = 40
+MAX_SOURCES = 5
+# Reasons an upstream order failed that are acted on later: the upstream had no order by our name once it had time
+# to make it (asked about again if it calls back); it charged in another currency than ours (never booked here).
+NOT_MADE = "not_made"
+OTHER_CURRENCY = "other_currency"
 # Where an upstream calls back about our orders there (the web layer serves it; verified by its webhook secret).
 WEBHOOK_PATH = "/suppliers/{upstream_id}/webhook"
 
@@ -173,6 +180,37 @@ class UpstreamOrder:
     codes: tuple[CardSecret, ...] = ()
 
 
+def parse_sources(rows: Sequence[tuple[str, str, str]], known: set[int | None]) -> list[Source]:
+    """A product's sources from the merchant's rows, in order: ("pool" | an upstream's id among `known`, its SKU
+    there, a cost ceiling or ""). Empty rows are dropped; ValidationFailed names what is wrong."""
+    sources: list[Source] = []
+    for which, sku, ceiling in rows:
+        if not which.strip():
+            continue
+        if which.strip() == "pool":
+            sources.append(Source(len(sources) + 1))
+            continue
+        if not which.strip().isdecimal() or int(which) not in known:
+            raise ValidationFailed({"upstream_id": "invalid_choice"})
+        if not sku.strip():
+            raise ValidationFailed({"upstream_sku": "required"})
+        if len(sku.strip()) > SKU_MAX:
+            raise ValidationFailed({"upstream_sku": "too_long"})
+        limit = parse_price(ceiling, "cost_ceiling") if ceiling.strip() else None
+        sources.append(Source(len(sources) + 1, int(which), sku.strip().upper(), limit))
+    if len(sources) > MAX_SOURCES:
+        raise ValidationFailed({"upstream_id": "too_many"})
+    if len({(s.upstream_id, s.upstream_sku) for s in sources}) < len(sources):
+        raise ValidationFailed({"upstream_id": "duplicate_source"})
+    return sources
+
+
+def buyable(listings: Sequence[Listing]) -> list[Listing]:
+    """What of an upstream's catalog can be bought: products priced in our currency. A cost in another could never
+    be booked against a sale here, so the rest are left out of the sync — as if not in its catalog."""
+    return [listing for listing in listings if listing.price.currency == CURRENCY]
+
+
 def passed_over(source: Source, listing: Listing | None) -> str | None:
     """Why a source is skipped before it is even asked (None: ask it): not in the upstream's catalog at the last
     sync, or dearer than the product's ceiling for it. Stock is not judged from the sync: it may have changed,
@@ -207,3 +245,9 @@ class PlacedUpstream:
     def is_open(self) -> bool:
         """Placed, not settled, and still waited for: it blocks refunds, delivery by hand and other sources."""
         return self.status in OPEN and self.abandoned_at is None
+
+    @property
+    def believed_unmade(self) -> bool:
+        """Failed because the upstream had no order by our name (`NOT_MADE`): one it made very late after all is
+        still ours — when it calls back about it, it is asked about again."""
+        return self.status is UpstreamStatus.FAILED and self.error == NOT_MADE and self.abandoned_at is None

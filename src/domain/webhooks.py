@@ -26,6 +26,7 @@ EVENTS = {
     OrderStatus.PARTIALLY_DELIVERED: "order.partially_delivered",
     OrderStatus.FAILED: "order.failed",
     OrderStatus.REFUNDED: "order.refunded",
+    OrderStatus.CANCELLED: "order.cancelled",  # held for review, then rejected (or not reviewed in time)
 }
 SECRET_PREFIX = "whsec_"  # noqa: S105 — the format's prefix, not a secret
 TOLERANCE_SECONDS = 300  # a received webhook's timestamp may be this far from our clock, either way

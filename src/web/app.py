@@ -221,7 +221,8 @@ def create_app(container: Container | None = None) -> Litestar:
             "api_keys": provide(container.api_keys),
             "api_orders": provide(container.api_orders),
             "callbacks": provide(container.callbacks),
-            "sourcing": provide(container.sourcing),
+            "upstreams": provide(container.upstreams),
+            "upstream_desk": provide(container.upstream_desk),
             "balance_payments": provide(container.balance_payments),
             "sandbox": provide(sandbox),
             "display_zone": provide(display_zone),
@@ -275,7 +276,7 @@ async def _sweep_every_minute(container: Container) -> None:
         except Exception:  # a failed sweep is retried next minute; it must not stop the loop
             log.exception("sweep failed")
         try:
-            if unreachable := await container.sourcing.sync_due():
+            if unreachable := await container.upstreams.sync_due():
                 log.warning("upstream sync failed", upstreams=unreachable)
         except Exception:
             log.exception("upstream sync failed")

@@ -19,6 +19,7 @@ from tests.e2e.client import Browser
 from tests.e2e.server import OWNER_PASSWORD, Server
 from tests.e2e.test_orders_http import local, pay_in_sandbox, wait_for
 from tests.e2e.test_reseller_shop_http import reseller_with_login
+from tests.e2e.test_staff_orders_http import mail_to
 
 CHALLENGED, HELD = "RISKWEB-CHALLENGE", "RISKWEB-HELD"
 SLUG = "riskweb"
@@ -229,6 +230,8 @@ def test_a_held_order_waits_unpaid_on_its_page_until_approved_from_the_queue_the
     assert approved.status_code == 200 and approved.headers["hx-trigger"] == "review-decided"
     assert 'data-status="awaiting_payment"' in approved.text
     assert f'data-order="{number}"' not in owner.get("/admin/reviews").text, "it left the queue"
+    mailed = mail_to(world.server, number)  # by the worker, after the click was answered
+    assert mailed.startswith("To: held@example.com") and f"{number}?k=" in mailed and "/sandbox/pay/" in mailed
     status = browser.get(order_page.replace("?", "/status?", 1)).text
     assert 'data-status="awaiting_payment"' in status and "Pay now" in status
     payment = re.search(r'<a class="button" href="([^"]+)"', status).group(1)

@@ -22,12 +22,16 @@ PRICE = "19.80"
 class RecordedJobs:
     delivered: list[int] = field(default_factory=list)
     notified: list[int] = field(default_factory=list)
+    payment_links: list[int] = field(default_factory=list)
 
     async def deliver_order(self, order_id: int) -> None:
         self.delivered.append(order_id)
 
     async def notify_buyer(self, order_id: int) -> None:
         self.notified.append(order_id)
+
+    async def mail_payment_link(self, order_id: int) -> None:
+        self.payment_links.append(order_id)
 
 
 async def stocked(container, sku: str = "IQ-M", count: int = 5, kind: str = "code") -> int:

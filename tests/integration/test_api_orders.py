@@ -53,6 +53,7 @@ def racer(container, engine) -> ApiOrders:
     return replace(
         container.api_orders,
         uow=uow,
+        jobs=jobs,
         payments=replace(container.api_orders.payments, uow=uow, jobs=jobs),
         delivery=replace(container.api_orders.delivery, uow=uow, jobs=jobs),
     )
@@ -147,6 +148,9 @@ async def test_what_is_refused_leaves_no_order_no_charge_and_no_held_code(contai
 class RefusingDelivery:
     """A delivery a rule refuses inside the request (a race with staff, say): the queue finishes it later."""
 
+    async def hand_over(self, order_id: int, reader: Actor) -> None:
+        raise NothingToFulfil("not now")
+
     async def deliver(self, order_id: int) -> None:
         raise NothingToFulfil("not now")
 
@@ -155,6 +159,7 @@ async def test_an_order_made_and_paid_is_answered_even_when_its_delivery_in_the_
     jobs = RecordedJobs()
     api_orders = replace(
         container.api_orders,
+        jobs=jobs,
         payments=replace(container.api_orders.payments, jobs=jobs),
         delivery=RefusingDelivery(),
     )
@@ -163,3 +168,30 @@ async def test_an_order_made_and_paid_is_answered_even_when_its_delivery_in_the_
     assert created and answer.order.status is OrderStatus.PAID and answer.codes == []
     assert jobs.delivered == [answer.order.id], "the queue delivers it"
     assert await container.resellers.balance(caller.reseller.id) == Money(10000 - 1980)
+
+
+async def test_an_order_delivered_within_its_request_is_answered_as_stored_written_down_once_and_not_queued(
+    container, caller
+):
+    jobs = RecordedJobs()
+    api_orders = replace(
+        container.api_orders,
+        jobs=jobs,
+        payments=replace(container.api_orders.payments, jobs=jobs),
+        delivery=replace(container.api_orders.delivery, jobs=jobs),
+    )
+    body = {"sku": "api-card", "quantity": 2, "out_trade_no": "IN-REQUEST"}
+    answer, created = await api_orders.place(caller.key, caller.reseller, body, caller.actor)
+    assert created and answer.order.status is OrderStatus.DELIVERED and answer.sku == "API-CARD"
+    assert jobs.delivered == [], "nothing left for the queue"
+    audit = await container.operations.audit_page(None, 10)
+    assert [(e.action, e.target, e.details) for e in audit if e.action == "code.api_read"] == [
+        ("code.api_read", answer.order.number, {"units": 2, "key": caller.actor.name})
+    ]
+    stored = await api_orders.get(caller.reseller.id, answer.order.number, caller.actor)
+    assert [(c.code, c.expires_at, c.token) for c in answer.codes] == [
+        (c.code, c.expires_at, c.token) for c in stored.codes
+    ]
+    assert len({c.code.number for c in answer.codes}) == 2
+    assert await container.resellers.balance(caller.reseller.id) == Money(10000 - 2 * 1980)
+    await assert_ledger_consistent(container)

@@ -160,6 +160,7 @@ async def new_caller(container, name: str = "Hooks") -> Caller:
     callbacks = replace(container.callbacks, jobs=jobs)
     api_orders = replace(
         container.api_orders,
+        jobs=jobs,
         payments=replace(container.balance_payments, jobs=jobs),
         delivery=replace(container.delivery, jobs=jobs),
         callbacks=callbacks,

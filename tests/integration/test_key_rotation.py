@@ -17,7 +17,7 @@ from domain.codepool import BatchDetails, CardSecret
 from domain.money import Money
 from domain.paging import PageRequest
 from domain.resellers import ResellerDraft
-from domain.services import sourcing
+from domain.services import upstreams
 from domain.services.api_keys import secret_binding, webhook_binding
 from domain.services.codes import Codes
 from domain.services.keys import KeyRotation
@@ -69,7 +69,7 @@ async def test_a_rotated_ring_reseals_everything_resumably(container, settings, 
     api_key = await container.api_keys.create(reseller.id, "order server", "", CLI)
     hosts = KnownHosts({"up.example.com": ["93.184.215.14"]})
     upstream_webhook_secret = new_secret()
-    upstream = await replace(container.sourcing, resolver=hosts).add_upstream(
+    upstream = await replace(container.upstreams, resolver=hosts).add(
         "up", "https://up.example.com", "kq_" + "A" * 16, "sk_upstream", upstream_webhook_secret, CLI
     )
     old_key = container.secrets.code_keys.active
@@ -117,5 +117,5 @@ async def test_a_rotated_ring_reseals_everything_resumably(container, settings, 
     assert new_only.open(key.secret, binding=secret_binding(key.key_id)).decode() == api_key.secret
     assert new_only.open(key.webhook_secret, binding=webhook_binding(key.key_id)).decode() == api_key.webhook_secret
     assert key.is_active and key.label == "order server", "nothing but the secrets changed"
-    assert new_only.open(stored.secret, binding=sourcing.secret_binding("up")).decode() == "sk_upstream"
-    assert await replace(container.sourcing, vault=new_only).webhook_secret(upstream.id) == upstream_webhook_secret
+    assert new_only.open(stored.secret, binding=upstreams.secret_binding("up")).decode() == "sk_upstream"
+    assert await replace(container.upstreams, vault=new_only).webhook_secret(upstream.id) == upstream_webhook_secret

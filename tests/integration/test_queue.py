@@ -13,7 +13,7 @@ from adapters import bootstrap
 from adapters.queue import runtime
 from adapters.settings import Settings
 from domain.operations import WorkerHealth
-from domain.services.sourcing import MAX_SOURCES
+from domain.suppliers import MAX_SOURCES
 
 
 async def wait_for_beat(container: bootstrap.Container) -> WorkerHealth:

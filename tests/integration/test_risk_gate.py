@@ -5,6 +5,7 @@ rejected — and what each leaves behind (orders, stock, wallet, decision log, a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import altcha
@@ -103,9 +104,7 @@ async def test_a_held_shop_order_holds_no_stock_until_approved(container):
     [queued] = (await container.reviews.queue(PageRequest())).items
     assert queued.number == held.number and queued.risk_reasons[0]["type"] == "new_contact"
     reviews = container.reviews
-    approved = await type(reviews)(reviews.uow, reviews.payments, jobs, reviews.clock, reviews.policy).approve(
-        held.id, STAFF
-    )
+    approved = await replace(reviews, jobs=jobs).approve(held.id, STAFF)
     assert approved.status is OrderStatus.AWAITING_PAYMENT and approved.attention is None
     assert approved.expires_at > held.expires_at  # its payment window starts at approval
     assert await available(container, product_id) == 1 and jobs.delivered == []

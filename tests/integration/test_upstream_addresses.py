@@ -106,19 +106,19 @@ def upstream_at(base_url: str) -> Upstream:
     ],
 )
 async def test_an_upstream_inside_our_network_is_refused_and_nothing_is_stored(container, url, refusal):
-    sourcing = replace(container.sourcing, resolver=HOSTS)
+    upstreams = replace(container.upstreams, resolver=HOSTS)
     with pytest.raises(ValidationFailed) as refused:
-        await sourcing.add_upstream("inside", url, KEY_ID, "sk_x", "", CLI)
+        await upstreams.add("inside", url, KEY_ID, "sk_x", "", CLI)
     assert refused.value.errors == {"base_url": refusal}
-    assert await sourcing.upstreams() == []
+    assert await upstreams.all() == []
 
 
 async def test_a_public_upstream_is_added_and_a_private_one_only_where_the_merchant_allows_it(container):
-    sourcing = replace(container.sourcing, resolver=HOSTS)
-    assert (await sourcing.add_upstream("public", "https://shop.example.com", KEY_ID, "sk_x", "", CLI)).id
-    closed_network = replace(sourcing, allow_private=True)
-    assert (await closed_network.add_upstream("inside", "http://10.1.2.3:8000", KEY_ID, "sk_x", "", CLI)).id
-    assert sorted(u.name for u in await sourcing.upstreams()) == ["inside", "public"]
+    upstreams = replace(container.upstreams, resolver=HOSTS)
+    assert (await upstreams.add("public", "https://shop.example.com", KEY_ID, "sk_x", "", CLI)).id
+    closed_network = replace(upstreams, allow_private=True)
+    assert (await closed_network.add("inside", "http://10.1.2.3:8000", KEY_ID, "sk_x", "", CLI)).id
+    assert sorted(u.name for u in await upstreams.all()) == ["inside", "public"]
 
 
 async def test_the_upstream_is_called_at_the_address_that_was_checked():

@@ -12,7 +12,7 @@ from typing import Self
 
 from domain.audit import AuditEntry
 from domain.catalog import Product, ProductQuery, SkuTaken
-from domain.codepool import Batch, CodeState, OutOfStock, Sealed, StockCounts, VaultError
+from domain.codepool import Batch, CodeState, OutOfStock, Sealed, SoldCode, StockCounts, VaultError
 from domain.operations import WorkerBeat
 from domain.paging import Page, PageRequest
 from domain.staff import Role, StaffMember, StaffStatus, UsernameTaken
@@ -156,7 +156,7 @@ class FakeProducts:
     async def get(self, product_id: int) -> Product | None:
         return self._data.products.get(product_id)
 
-    async def by_sku(self, sku: str) -> Product | None:
+    async def by_sku(self, sku: str, *, lock: bool = True) -> Product | None:
         return next((p for p in self._data.products.values() if p.sku == sku), None)
 
     async def by_ids(self, product_ids: Sequence[int]) -> list[Product]:
@@ -239,9 +239,6 @@ class FakeCodes:
             self._data.codes[code_id] = replace(self._data.codes[code_id], state=CodeState.RESERVED, holder=holder)
         return available
 
-    async def unit_costs(self, code_ids: Sequence[int]) -> int:
-        return sum(self._data.batches[self._data.codes[i].batch_id].unit_cost.minor for i in code_ids)
-
     async def release(self, holder: str, now: datetime) -> int:
         return len(self._from_reserved(holder, CodeState.AVAILABLE))
 
@@ -252,8 +249,10 @@ class FakeCodes:
             self._data.codes[code.id] = replace(code, state=CodeState.FROZEN)
         return len(moving)
 
-    async def sell(self, holder: str, now: datetime) -> list[int]:
-        return self._from_reserved(holder, CodeState.SOLD)
+    async def sell(self, holder: str, now: datetime) -> list[SoldCode]:
+        sold = [self._data.codes[code_id] for code_id in self._from_reserved(holder, CodeState.SOLD)]
+        batches = self._data.batches
+        return [SoldCode(c, batches[c.batch_id].unit_cost, batches[c.batch_id].expires_at) for c in sold]
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:
         tallies: dict[int, dict[str, int]] = {

@@ -295,7 +295,11 @@ def test_block_list_beats_the_allow_list_and_allow_rules() -> None:
     )
     verdict = judge(attempt(), rules, [allowed, blocked], {}, SHANGHAI)
     assert verdict.action is B and not verdict.exempt
-    assert [(m.type, m.reason) for m in verdict.matches] == [("block_list", "chargebacks")]
+    # Every rule that matched is kept beside the block (the allow rule exempts from nothing here).
+    assert [(m.type, m.reason) for m in verdict.matches] == [
+        ("block_list", "chargebacks"),
+        ("order_cap", "the merchant's reason"),
+    ]
 
 
 def test_allow_list_exempts_but_keeps_the_other_matches() -> None:
@@ -489,7 +493,7 @@ def test_an_edit_keeps_whether_the_rule_is_on() -> None:
 def test_counts_for_skips_missing_keys_and_rules_out_of_scope() -> None:
     window = timedelta(minutes=10)
     rules = [
-        rule(Velocity(Key.DEVICE, Measure.ORDERS, 1, window), id=1),  # no device below
+        rule(Velocity(Key.DEVICE, Measure.ORDERS, 1, window), id=1),  # no device below (staff took it)
         rule(Velocity(Key.IP, Measure.ORDERS, 1, window), id=2, enabled=False),
         rule(Velocity(Key.IP, Measure.ORDERS, 1, window), id=3, channels=frozenset({Channel.API})),
         rule(Velocity(Key.IP, Measure.ORDERS, 1, window), id=4, product_id=2),
@@ -498,7 +502,7 @@ def test_counts_for_skips_missing_keys_and_rules_out_of_scope() -> None:
         rule(OrderCap(Measure.UNITS, 1), id=7),  # checks, counts nothing
         rule(Velocity(Key.IP, Measure.UNITS, 1, window), id=8),
     ]
-    [counted] = counts_for(attempt(device=None, reseller_id=None, quantity=4), rules, SHANGHAI)
+    [counted] = counts_for(attempt(channel=Channel.ADMIN, device=None, reseller_id=None, quantity=4), rules, SHANGHAI)
     assert counted.key.startswith("risk:8.1:ip:") and counted.amount == 4
 
 

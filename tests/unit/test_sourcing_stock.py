@@ -11,7 +11,7 @@ from domain.catalog import ProductDraft
 from domain.codepool import BatchDetails, CodeState, OutOfStock
 from domain.money import Money
 from domain.orders import Order, OrderPolicy, OrderRequest
-from domain.services.sourcing import hold_stock, hold_stock_again, sellable_counts
+from domain.services.sourced_stock import hold_stock, hold_stock_again, sellable_counts
 from domain.suppliers import Source
 
 POOL, ALPHA, BETA = Source(1), Source(2, 7, "UP-A"), Source(3, 8, "UP-B")

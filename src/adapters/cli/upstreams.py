@@ -34,7 +34,7 @@ def upstream() -> None:
 @click.pass_obj
 def upstream_add(out: Output, name: str, base_url: str, key_id: str, secret: str, webhook_secret: str) -> None:
     """Add an upstream; its secrets are stored encrypted. Sync its catalog next."""
-    made: Upstream = run(lambda c: c.sourcing.add_upstream(name, base_url, key_id, secret, webhook_secret, Actor.cli()))
+    made: Upstream = run(lambda c: c.upstreams.add(name, base_url, key_id, secret, webhook_secret, Actor.cli()))
     out.emit(_upstream_row(made, 0), f"added upstream {made.name} (#{made.id}) at {made.base_url}")
 
 
@@ -44,10 +44,9 @@ def upstream_list(out: Output) -> None:
     """Every upstream, with its last sync and how many of its products are listed here."""
 
     async def listed(c: Container) -> list[dict[str, Any]]:
-        listings = await c.sourcing.listings()
+        listings = await c.upstreams.listings()
         return [
-            _upstream_row(u, sum(1 for item in listings if item.upstream_id == u.id))
-            for u in await c.sourcing.upstreams()
+            _upstream_row(u, sum(1 for item in listings if item.upstream_id == u.id)) for u in await c.upstreams.all()
         ]
 
     rows = run(listed)
@@ -64,7 +63,7 @@ def upstream_list(out: Output) -> None:
 @click.pass_obj
 def upstream_sync(out: Output, upstream_id: int) -> None:
     """Fetch the upstream's catalog at this shop's price there (replacing the last sync)."""
-    listings: list[Listing] = run(lambda c: c.sourcing.sync(upstream_id, Actor.cli()))
+    listings: list[Listing] = run(lambda c: c.upstreams.sync(upstream_id, Actor.cli()))
     rows = [_listing_row(item) for item in listings]
     lines = [
         f"{r['sku']:<20} {r['price']:>10} {r['currency']}  {r['delivery']:<8} "
@@ -90,11 +89,11 @@ def product_sources(out: Output, sku: str, given: tuple[str, ...]) -> None:
 
     async def sources(c: Container) -> tuple[list[Source], dict[int | None, str]]:
         product = await c.catalog.by_sku(sku)
-        names = {u.id: u.name for u in await c.sourcing.upstreams()}
+        names = {u.id: u.name for u in await c.upstreams.all()}
         if not given:
-            return await c.sourcing.sources(product.id or 0), names
+            return await c.upstreams.sources(product.id or 0), names
         rows = [_source_row(text, names) for text in given]
-        return await c.sourcing.set_sources(product.id or 0, rows, Actor.cli()), names
+        return await c.upstreams.set_sources(product.id or 0, rows, Actor.cli()), names
 
     found, names = run(sources)
     rows = [
@@ -117,7 +116,7 @@ def product_sources(out: Output, sku: str, given: tuple[str, ...]) -> None:
 
 
 def _source_row(text: str, names: dict[int | None, str]) -> tuple[str, str, str]:
-    """`pool`, or `UPSTREAM:SKU[:CEILING]` with the upstream by id or by name, as Sourcing.set_sources takes it."""
+    """`pool`, or `UPSTREAM:SKU[:CEILING]` with the upstream by id or by name, as Upstreams.set_sources takes it."""
     if text.strip().lower() == "pool":
         return ("pool", "", "")
     which, _, rest = text.partition(":")

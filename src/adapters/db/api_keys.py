@@ -32,7 +32,8 @@ class SqlApiKeys:
         return await self.get(new_id) or key
 
     async def by_key_id(self, key_id: str) -> ApiKey | None:
-        return await self._one(api_keys.c.key_id == key_id)
+        row = (await self._db.execute(_BY_KEY_ID, {"b_key_id": key_id})).mappings().first()  # every API request's
+        return _key(row) if row else None
 
     async def get(self, api_key_id: int) -> ApiKey | None:
         return await self._one(api_keys.c.id == api_key_id)
@@ -92,3 +93,6 @@ def _key(row: RowMapping) -> ApiKey:
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
     )
+
+
+_BY_KEY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("b_key_id"))  # built once: compilation cached

@@ -13,16 +13,17 @@ class SqlAuditLog:
 
     async def record(self, entry: AuditEntry) -> None:
         await self._db.execute(
-            insert(audit_log).values(
-                at=entry.at,
-                actor_kind=entry.actor.kind.value,
-                actor_id=entry.actor.id,
-                actor_name=entry.actor.name,
-                ip=entry.actor.ip,
-                action=entry.action,
-                target=entry.target[:255],
-                details=entry.details,
-            )
+            _RECORD,
+            {
+                "at": entry.at,
+                "actor_kind": entry.actor.kind.value,
+                "actor_id": entry.actor.id,
+                "actor_name": entry.actor.name,
+                "ip": entry.actor.ip,
+                "action": entry.action,
+                "target": entry.target[:255],
+                "details": entry.details,
+            },
         )
 
     async def page(self, *, before_id: int | None, limit: int) -> list[AuditEntry]:
@@ -40,3 +41,6 @@ class SqlAuditLog:
             )
             for row in await self._db.execute(query)
         ]
+
+
+_RECORD = insert(audit_log)  # built once: its compilation is cached

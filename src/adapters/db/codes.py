@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Column, Label, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,7 +23,17 @@ from adapters.db.tables import (
     products,
     upstreams,
 )
-from domain.codepool import UNSOLD, Batch, CodeAction, CodeState, OutOfStock, Sealed, StockCounts, StoredCode
+from domain.codepool import (
+    UNSOLD,
+    Batch,
+    CodeAction,
+    CodeState,
+    OutOfStock,
+    Sealed,
+    SoldCode,
+    StockCounts,
+    StoredCode,
+)
 from domain.money import Money
 from domain.paging import Page, PageRequest
 
@@ -223,16 +233,6 @@ class SqlCodes:
         ]
         return len((await self._db.execute(statement, params)).all())
 
-    async def unit_costs(self, code_ids: Sequence[int]) -> int:
-        if not code_ids:
-            return 0
-        total = (
-            select(func.coalesce(func.sum(code_batches.c.unit_cost_minor), 0))
-            .select_from(codes.join(code_batches, codes.c.batch_id == code_batches.c.id))
-            .where(codes.c.id.in_(code_ids))
-        )
-        return (await self._db.execute(total)).scalar_one()
-
     async def reserve(self, product_id: int, quantity: int, holder: str, now: datetime) -> list[int]:
         """Reserve `quantity` available codes for `holder`, all or none (raises OutOfStock)."""
         taken = await self._take(product_id, quantity, holder, now, after=self._hints.start(product_id))
@@ -262,8 +262,18 @@ class SqlCodes:
         """Reserved codes go back to the pool (an order expired or was cancelled)."""
         return len(await self._from_reserved(holder, CodeState.AVAILABLE, now))
 
-    async def sell(self, holder: str, now: datetime) -> list[int]:
-        return await self._from_reserved(holder, CodeState.SOLD, now)
+    async def sell(self, holder: str, now: datetime) -> list[SoldCode]:
+        sold = await self._db.execute(
+            _SELL,
+            {"b_holder": holder, "b_reserved": CodeState.RESERVED.value, "b_sold": CodeState.SOLD.value, "b_now": now},
+        )
+        return sorted(
+            (
+                SoldCode(_code(row), Money(row.batch_unit_cost_minor, row.batch_currency), row.batch_expires_at)
+                for row in sold
+            ),
+            key=lambda s: s.code.id,
+        )
 
     async def counts(self, product_id: int) -> dict[int, StockCounts]:
         """Per batch of the product, how many codes are in each state."""
@@ -298,31 +308,17 @@ class SqlCodes:
         return len(moved.all())
 
     async def _take(self, product_id: int, quantity: int, holder: str, now: datetime, *, after: int) -> list[int]:
-        # The candidates are chosen once, in a materialised CTE: as an IN (subquery), PostgreSQL may run a
-        # SKIP LOCKED subquery again for every row it updates and take more codes than asked for.
-        # Codes of an expired batch are never sold, even in the minute before the sweeper freezes them.
-        expired = select(code_batches.c.id).where(
-            code_batches.c.product_id == product_id, code_batches.c.expires_at <= now
-        )
-        picked = (
-            select(codes.c.id)
-            .where(
-                codes.c.product_id == product_id,
-                codes.c.state == CodeState.AVAILABLE.value,
-                codes.c.id > after,
-                codes.c.batch_id.not_in(expired),
-            )
-            .order_by(codes.c.id)
-            .limit(quantity)
-            .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite renders no locking clause
-            .cte("picked")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
         taken = await self._db.execute(
-            update(codes)
-            .where(codes.c.id == picked.c.id)
-            .values(state=CodeState.RESERVED.value, holder=holder, state_changed_at=now)
-            .returning(codes.c.id)
+            _TAKE,
+            {
+                "b_product": product_id,
+                "b_now": now,
+                "b_available": CodeState.AVAILABLE.value,
+                "b_after": after,
+                "b_quantity": quantity,
+                "b_reserved": CodeState.RESERVED.value,
+                "b_holder": holder,
+            },
         )
         return list(taken.scalars())
 
@@ -334,6 +330,53 @@ class SqlCodes:
             .returning(codes.c.id)
         )
         return sorted(moved.scalars())
+
+
+# The candidates are chosen once, in a materialised CTE: as an IN (subquery), PostgreSQL may run a SKIP LOCKED
+# subquery again for every row it updates and take more codes than asked for. Codes of an expired batch are never
+# sold, even in the minute before the sweeper freezes them. Built once (every order allocates): compilation cached.
+_EXPIRED = select(code_batches.c.id).where(
+    code_batches.c.product_id == bindparam("b_product"), code_batches.c.expires_at <= bindparam("b_now")
+)
+_PICKED = (
+    select(codes.c.id)
+    .where(
+        codes.c.product_id == bindparam("b_product"),
+        codes.c.state == bindparam("b_available"),
+        codes.c.id > bindparam("b_after"),
+        codes.c.batch_id.not_in(_EXPIRED),
+    )
+    .order_by(codes.c.id)
+    .limit(bindparam("b_quantity"))
+    .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite renders no locking clause
+    .cte("picked")
+    .prefix_with("MATERIALIZED", dialect="postgresql")
+)
+_TAKE = (
+    update(codes)
+    .where(codes.c.id == _PICKED.c.id)
+    .values(state=bindparam("b_reserved"), holder=bindparam("b_holder"), state_changed_at=bindparam("b_now"))
+    .returning(codes.c.id)
+)
+
+
+def _of_batch(column: Column[Any], label: str) -> Label[Any]:
+    return select(column).where(code_batches.c.id == codes.c.batch_id).scalar_subquery().label(label)
+
+
+# Built once (a cached compilation, no per-call construction). The batch's columns come back by correlated
+# subqueries: SQLite's RETURNING may not name another table, as an UPDATE … FROM would need.
+_SELL = (
+    update(codes)
+    .where(codes.c.holder == bindparam("b_holder"), codes.c.state == bindparam("b_reserved"))
+    .values(state=bindparam("b_sold"), state_changed_at=bindparam("b_now"))
+    .returning(
+        *codes.c,
+        _of_batch(code_batches.c.unit_cost_minor, "batch_unit_cost_minor"),
+        _of_batch(code_batches.c.currency, "batch_currency"),
+        _of_batch(code_batches.c.expires_at, "batch_expires_at"),
+    )
+)
 
 
 def _batch(row: Row[Any]) -> Batch:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +10,15 @@ from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 READ_ONLY = "kaquan_read_only"
 # Writers wait this long for the lock; a million-code import holds it for ~10 s at its final step.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle at least this long is pinged before use (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 0.5
+_IDLE_SINCE = "kaquan_idle_since"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -27,13 +32,41 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(parsed, **kwargs)
+    _ping_when_idle(engine)
+    return engine
 
 
 def insert_for(connection: AsyncConnection, table: Table) -> Insert:
     """An INSERT with the dialect's ON CONFLICT support (PostgreSQL and SQLite spell it alike)."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def inserts_by_dialect(table: Table) -> dict[str, Insert]:
+    """`insert_for` ahead of time, per database (by dialect name): for statements built once, at import."""
+    return {"postgresql": postgresql.insert(table), "sqlite": sqlite.insert(table)}  # type: ignore[dict-item]
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """A pooled connection left idle a while is pinged before it is used (the server may have restarted, or a
+    firewall dropped it), and replaced if the ping fails: SQLAlchemy's pool_pre_ping, but not for a connection handed
+    back moments ago — under load that would cost every unit of work a round trip (HikariCP skips it likewise)."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)  # None: opened just now
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as failed:
+            raise DisconnectionError(f"pooled connection failed its ping: {failed}") from failed  # the pool reconnects
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.db.engine import insert_for
+from adapters.db.engine import inserts_by_dialect
 from adapters.db.tables import order_events, order_payments, orders, products, webhook_messages
 from domain.catalog import DeliveryKind
 from domain.money import Money
@@ -44,31 +43,30 @@ class SqlOrders:
 
     async def add(self, order: Order) -> Order:
         """Raises OutTradeNoTaken when the seller already has an order with the same out_trade_no (the
-        transaction stays usable: the insert ran in a savepoint)."""
-        try:
-            async with self._db.begin_nested():
-                insert_order = insert(orders).values(_values(order)).returning(orders.c.id)
-                new_id = (await self._db.execute(insert_order)).scalar_one()
-        except IntegrityError as taken:
-            if order.api is None:
-                raise
-            raise OutTradeNoTaken(order.api.out_trade_no) from taken
+        transaction stays usable: the insert did nothing — no savepoint needed, nor its two round trips)."""
+        if order.api is None:
+            new_id = (await self._db.execute(_INSERT, _values(order))).scalar_one()
+        else:
+            statement = _INSERT_UNLESS_TAKEN[self._db.dialect.name]
+            new_id = (await self._db.execute(statement, _values(order))).scalar_one_or_none()
+            if new_id is None:  # a concurrent insert of the same out_trade_no waited for, and committed
+                raise OutTradeNoTaken(order.api.out_trade_no)
         order.id = new_id
         await self._append(order)
         return order
 
     async def get(self, order_id: int) -> Order | None:
-        return await self._one(orders.c.id == order_id)
+        return await self._one(_BY_ID, {"b_id": order_id})
 
     async def by_number(self, number: str) -> Order | None:
-        return await self._one(orders.c.number == number)
+        return await self._one(_BY_NUMBER, {"b_number": number})
 
     async def save(self, order: Order) -> None:
-        await self._db.execute(update(orders).where(orders.c.id == order.id).values(_values(order)))
+        await self._db.execute(_UPDATE, _values(order) | {"saved_order_id": order.id})
         await self._append(order)
 
     async def by_out_trade_no(self, seller_id: int, out_trade_no: str) -> Order | None:
-        return await self._one((orders.c.seller_id == seller_id) & (orders.c.out_trade_no == out_trade_no))
+        return await self._one(_BY_OUT_TRADE_NO, {"b_seller": seller_id, "b_out_trade_no": out_trade_no})
 
     async def _append(self, order: Order) -> None:
         """What the order raised since it was loaded: timeline events, and callbacks owed to its API caller."""
@@ -137,17 +135,15 @@ class SqlOrders:
 
     async def record_payment(self, order_id: int, notice: PaymentNotice, now: datetime) -> bool:
         recorded = await self._db.execute(
-            insert_for(self._db, order_payments)
-            .values(
-                order_id=order_id,
-                gateway=notice.gateway,
-                trade_no=notice.trade_no,
-                amount_minor=notice.amount.minor,
-                currency=notice.amount.currency,
-                received_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[order_payments.c.gateway, order_payments.c.trade_no])
-            .returning(order_payments.c.id)
+            _RECORD_PAYMENT[self._db.dialect.name],
+            {
+                "order_id": order_id,
+                "gateway": notice.gateway,
+                "trade_no": notice.trade_no,
+                "amount_minor": notice.amount.minor,
+                "currency": notice.amount.currency,
+                "received_at": now,
+            },
         )
         return recorded.first() is not None
 
@@ -167,24 +163,51 @@ class SqlOrders:
         return [OrderEvent(row.at, row.kind, row.actor, dict(row.details), row.id) for row in rows]
 
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
-        if events:  # one multi-row INSERT: one round trip however many events
-            await self._db.execute(
-                insert(order_events).values(
-                    [
-                        {"order_id": order_id, "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details}
-                        for e in events
-                    ]
-                )
-            )
+        if events:  # one statement, its compilation cached (a multi-row VALUES is built anew for each call)
+            rows = [
+                {"order_id": order_id, "at": e.at, "kind": e.kind, "actor": e.actor, "details": e.details}
+                for e in events
+            ]
+            await self._db.execute(_INSERT_EVENTS, rows if len(rows) > 1 else rows[0])
 
     async def _ids(self, oldest_first: ColumnElement[Any], limit: int, *conditions: ColumnElement[bool]) -> list[int]:
         rows = await self._db.execute(select(orders.c.id).where(*conditions).order_by(oldest_first).limit(limit))
         return list(rows.scalars())
 
-    async def _one(self, condition: ColumnElement[bool]) -> Order | None:
-        query = select(orders).where(condition)
-        row = (await self._db.execute(query.with_for_update() if self._lock else query)).mappings().first()
+    async def _one(self, lookup: tuple[Select[Any], Select[Any]], params: dict[str, Any]) -> Order | None:
+        row = (await self._db.execute(lookup[self._lock], params)).mappings().first()
         return _order(row) if row else None
+
+
+# Statements built once, executed with parameters: their compilation is cached, and nothing is constructed per call.
+_INSERT = insert(orders).returning(orders.c.id)
+_INSERT_UNLESS_TAKEN = {
+    name: insert_.on_conflict_do_nothing(index_elements=[orders.c.seller_id, orders.c.out_trade_no]).returning(
+        orders.c.id
+    )
+    for name, insert_ in inserts_by_dialect(orders).items()
+}
+_UPDATE = update(orders).where(orders.c.id == bindparam("saved_order_id"))
+_RECORD_PAYMENT = {  # a payment notified again is recorded once
+    name: insert_.on_conflict_do_nothing(
+        index_elements=[order_payments.c.gateway, order_payments.c.trade_no]
+    ).returning(order_payments.c.id)
+    for name, insert_ in inserts_by_dialect(order_payments).items()
+}
+_INSERT_EVENTS = insert(order_events)
+
+
+def _lookup(condition: ColumnElement[bool]) -> tuple[Select[Any], Select[Any]]:
+    """One order by `condition`: as read (index False) and locked FOR UPDATE (True)."""
+    query = select(orders).where(condition)
+    return query, query.with_for_update()
+
+
+_BY_ID = _lookup(orders.c.id == bindparam("b_id"))
+_BY_NUMBER = _lookup(orders.c.number == bindparam("b_number"))
+_BY_OUT_TRADE_NO = _lookup(
+    (orders.c.seller_id == bindparam("b_seller")) & (orders.c.out_trade_no == bindparam("b_out_trade_no"))
+)
 
 
 def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:

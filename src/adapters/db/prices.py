@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,43 +59,43 @@ class SqlPrices:
         return Tier(tier.name, new_id)
 
     async def price_lists(self, products_: Sequence[Product]) -> dict[int, PriceList]:
+        return (await self.terms(products_))[1]
+
+    async def terms(self, products_: Sequence[Product]) -> tuple[dict[int, Audience], dict[int, PriceList]]:
         ids = [p.id for p in products_ if p.id is not None]
         tiers: dict[int, dict[str, TierPrice]] = defaultdict(dict)
-        rows = await self._db.execute(
-            select(tier_prices, reseller_tiers.c.name)
-            .join(reseller_tiers, reseller_tiers.c.id == tier_prices.c.tier_id)
-            .where(tier_prices.c.product_id.in_(ids))
-        )
-        for row in rows:
-            price = None if row.price_minor is None else Money(row.price_minor)
-            tiers[row.product_id][row.name] = TierPrice(price, row.discount_bp)
         overrides: dict[int, dict[int, Money]] = defaultdict(dict)
-        rows = await self._db.execute(
-            select(reseller_prices)
-            .join(resellers, resellers.c.id == reseller_prices.c.reseller_id)
-            .where(reseller_prices.c.product_id.in_(ids), resellers.c.parent_id.is_(None))
-        )
-        for row in rows:
-            overrides[row.product_id][row.reseller_id] = Money(row.price_minor)
         breaks: dict[int, list[QuantityBreak]] = defaultdict(list)
-        rows = await self._db.execute(
-            select(quantity_breaks)
-            .where(quantity_breaks.c.product_id.in_(ids))
-            .order_by(quantity_breaks.c.min_quantity)
-        )
-        for row in rows:
-            breaks[row.product_id].append(QuantityBreak(row.min_quantity, row.discount_bp))
-        return {
+        audience_tiers: dict[int, set[int]] = defaultdict(set)
+        audience_sellers: dict[int, set[int]] = defaultdict(set)
+        for row in await self._db.execute(_TERMS, {"b_ids": ids}):
+            if row.term == "tier":
+                price = None if row.price_minor is None else Money(row.price_minor)
+                tiers[row.product_id][row.name] = TierPrice(price, row.discount_bp)
+            elif row.term == "override":
+                overrides[row.product_id][row.number] = Money(row.price_minor)
+            elif row.term == "break":
+                breaks[row.product_id].append(QuantityBreak(row.number, row.discount_bp))
+            elif row.term == "audience_tier":
+                audience_tiers[row.product_id].add(row.number)
+            else:
+                audience_sellers[row.product_id].add(row.number)
+        audiences = {
+            product_id: Audience(frozenset(audience_tiers[product_id]), frozenset(audience_sellers[product_id]))
+            for product_id in set(audience_tiers) | set(audience_sellers)
+        }
+        lists = {
             p.id: PriceList(
                 retail=p.retail_price,
                 floor=p.floor_price or Money(0, p.retail_price.currency),
                 tiers=tiers[p.id],
                 overrides=overrides[p.id],
-                breaks=tuple(breaks[p.id]),
+                breaks=tuple(sorted(breaks[p.id], key=lambda b: b.min_quantity)),
             )
             for p in products_
             if p.id is not None
         }
+        return audiences, lists
 
     async def set_floor(self, product_id: int, floor: Money) -> None:
         await self._db.execute(
@@ -133,7 +148,7 @@ class SqlPrices:
         )
 
     async def audiences(self, product_ids: Sequence[int]) -> dict[int, Audience]:
-        rows = await self._db.execute(select(product_audiences).where(product_audiences.c.product_id.in_(product_ids)))
+        rows = await self._db.execute(_AUDIENCES, {"b_ids": list(product_ids)})
         tiers: dict[int, set[int]] = defaultdict(set)
         sellers: dict[int, set[int]] = defaultdict(set)
         for row in rows:
@@ -152,3 +167,47 @@ class SqlPrices:
         rows += [{"product_id": product_id, "tier_id": None, "reseller_id": r} for r in sorted(audience.reseller_ids)]
         if rows:
             await self._db.execute(insert(product_audiences), rows)
+
+
+# Built once, executed with parameters (their compilation cached). What an offer is made of comes in one round trip:
+# tier prices (by tier name), the merchant's prices for its own resellers, quantity breaks, and who may sell it.
+_IDS = bindparam("b_ids", expanding=True)
+_AUDIENCES = select(product_audiences).where(product_audiences.c.product_id.in_(_IDS))
+
+
+def _terms(term: str, product_id: Any, name: Any, number: Any, price_minor: Any, discount_bp: Any) -> Select[Any]:
+    return select(
+        literal(term).label("term"),
+        product_id.label("product_id"),
+        name.label("name"),
+        number.label("number"),
+        price_minor.label("price_minor"),
+        discount_bp.label("discount_bp"),
+    )
+
+
+_NAME, _NUMBER, _PRICE = cast(null(), String), cast(null(), Integer), cast(null(), BigInteger)
+_TERMS = union_all(
+    _terms(
+        "tier", tier_prices.c.product_id, reseller_tiers.c.name, _NUMBER, tier_prices.c.price_minor,
+        tier_prices.c.discount_bp,
+    )
+    .join(reseller_tiers, reseller_tiers.c.id == tier_prices.c.tier_id)
+    .where(tier_prices.c.product_id.in_(_IDS)),
+    _terms(
+        "override", reseller_prices.c.product_id, _NAME, reseller_prices.c.reseller_id, reseller_prices.c.price_minor,
+        _NUMBER,
+    )
+    .join(resellers, resellers.c.id == reseller_prices.c.reseller_id)
+    .where(reseller_prices.c.product_id.in_(_IDS), resellers.c.parent_id.is_(None)),
+    _terms(
+        "break", quantity_breaks.c.product_id, _NAME, quantity_breaks.c.min_quantity, _PRICE,
+        quantity_breaks.c.discount_bp,
+    ).where(quantity_breaks.c.product_id.in_(_IDS)),
+    _terms(
+        "audience_tier", product_audiences.c.product_id, _NAME, product_audiences.c.tier_id, _PRICE, _NUMBER
+    ).where(product_audiences.c.product_id.in_(_IDS), product_audiences.c.tier_id.is_not(None)),
+    _terms(
+        "audience_reseller", product_audiences.c.product_id, _NAME, product_audiences.c.reseller_id, _PRICE, _NUMBER
+    ).where(product_audiences.c.product_id.in_(_IDS), product_audiences.c.reseller_id.is_not(None)),
+)  # fmt: skip

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,10 +20,10 @@ class SqlProducts:
         self._lock = lock
 
     async def get(self, product_id: int) -> Product | None:
-        return await self._one(products.c.id == product_id)
+        return await self._one(_BY_ID, {"b_id": product_id})
 
-    async def by_sku(self, sku: str) -> Product | None:
-        return await self._one(products.c.sku == sku)
+    async def by_sku(self, sku: str, *, lock: bool = True) -> Product | None:
+        return await self._one(_BY_SKU, {"b_sku": sku}, lock=lock)
 
     async def by_ids(self, product_ids: Sequence[int]) -> list[Product]:
         rows = await self._db.execute(select(products).where(products.c.id.in_(product_ids)))
@@ -73,10 +73,21 @@ class SqlProducts:
         )
         return list(rows.scalars())
 
-    async def _one(self, condition: Any) -> Product | None:
-        query = select(products).where(condition)
-        row = (await self._db.execute(query.with_for_update() if self._lock else query)).mappings().first()
+    async def _one(
+        self, lookup: tuple[Select[Any], Select[Any]], params: dict[str, Any], *, lock: bool = True
+    ) -> Product | None:
+        row = (await self._db.execute(lookup[self._lock and lock], params)).mappings().first()
         return _product(row) if row else None
+
+
+def _lookup(condition: ColumnElement[bool]) -> tuple[Select[Any], Select[Any]]:
+    """One product by `condition`, built once: as read (index False) and locked FOR UPDATE (True)."""
+    query = select(products).where(condition)
+    return query, query.with_for_update()
+
+
+_BY_ID = _lookup(products.c.id == bindparam("b_id"))
+_BY_SKU = _lookup(products.c.sku == bindparam("b_sku"))
 
 
 def _values(product: Product) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -68,7 +68,7 @@ class SqlResellers:
         return [_reseller(row) for row in rows.mappings()]
 
     async def get(self, reseller_id: int) -> Reseller | None:
-        row = (await self._db.execute(select(*_TERMS).where(resellers.c.id == reseller_id))).mappings().first()
+        row = (await self._db.execute(_BY_ID, {"b_id": reseller_id})).mappings().first()
         return _reseller(row) if row else None
 
     async def shop(self, reseller_id: int) -> Shop | None:
@@ -147,6 +147,7 @@ def _reseller(row: RowMapping) -> Reseller:
 
 # Every column but the logo: the list and the lookups need not carry its bytes.
 _TERMS = [column for column in resellers.c if column.name != "shop_logo"]
+_BY_ID = select(*_TERMS).where(resellers.c.id == bindparam("b_id"))  # built once: its compilation cached
 _SHOP = [
     resellers.c.id,
     resellers.c.name,

@@ -27,6 +27,7 @@ from domain.risk import (
     Verdict,
     condition_from_params,
     condition_params,
+    contact_key,
 )
 
 
@@ -62,12 +63,14 @@ class SqlRisk:
     async def listed(self, attempt: Attempt) -> list[ListEntry]:
         c = risk_list_entries.c
         named = {
-            EntryKind.CONTACT: attempt.contact,
             EntryKind.RECHARGE_ACCOUNT: attempt.recharge_account or None,
             EntryKind.DEVICE: attempt.device,
         }
         conditions = [c.kind == EntryKind.IP.value] if attempt.ip else []
         conditions += [(c.kind == kind.value) & (c.value == value) for kind, value in named.items() if value]
+        if attempt.contact:  # entries hold the contact's key (one written before keys were kept: as typed)
+            typed = {contact_key(attempt.contact), attempt.contact}
+            conditions.append((c.kind == EntryKind.CONTACT.value) & c.value.in_(sorted(typed)))
         if not conditions:
             return []
         rows = await self._db.execute(select(risk_list_entries).where(or_(*conditions)))

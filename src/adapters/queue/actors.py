@@ -12,7 +12,7 @@ from adapters.settings import Settings
 from domain.audit import Actor
 from domain.errors import DomainError
 from domain.operations import HEARTBEAT_EVERY
-from domain.services.sourcing import MAX_SOURCES
+from domain.suppliers import MAX_SOURCES
 
 # One run of deliver_order asks each upstream source at most three times: about an order placed there before (under
 # an earlier position in the product's sources), its current price (a cost ceiling), and for a new order. Besides:
@@ -99,6 +99,25 @@ async def notify_buyer(order_id: int) -> None:
 @dramatiq.actor(queue_name="mail", max_retries=0)
 async def notify_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     await services().notifications.gave_up(int(message["args"][0]))
+
+
+@dramatiq.actor(
+    queue_name="mail",
+    max_retries=8,
+    min_backoff=5_000,
+    max_backoff=5 * 60_000,  # the payment window is short: tries close together
+    time_limit=120_000,
+    on_retry_exhausted="payment_link_gave_up",
+)
+async def mail_payment_link(order_id: int) -> None:
+    """Mail the buyer of a shop order staff approved where to pay. Its own job: a slow mail server never holds
+    the staff member's click. Sent once; a paid or expired order makes this a no-op."""
+    await services().reviews.mail_payment_link(order_id)
+
+
+@dramatiq.actor(queue_name="mail", max_retries=0)
+async def payment_link_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    await services().reviews.payment_link_not_mailed(int(message["args"][0]))
 
 
 @dramatiq.actor(

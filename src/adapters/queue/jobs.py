@@ -20,6 +20,9 @@ class DramatiqJobs:
     async def notify_buyer(self, order_id: int) -> None:
         await asyncio.to_thread(_actors().notify_buyer.send, order_id)
 
+    async def mail_payment_link(self, order_id: int) -> None:
+        await asyncio.to_thread(_actors().mail_payment_link.send, order_id)
+
     async def call_back(self, order_id: int) -> None:
         await asyncio.to_thread(_actors().call_back.send, order_id)
 
@@ -38,6 +41,9 @@ class RunByCaller:
 
     async def notify_buyer(self, order_id: int) -> None:
         return None
+
+    async def mail_payment_link(self, order_id: int) -> None:
+        return None  # staff approve in the web app, whose worker mails it
 
     async def call_back(self, order_id: int) -> None:
         return None  # the web process's sweeper sends it

@@ -15,12 +15,13 @@ from typing import Any
 
 from domain.api import ApiKey, ApiOrderRequest
 from domain.audit import Actor, AuditEntry
+from domain.catalog import normalize_sku
 from domain.codepool import CardSecret, OutOfStock
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ledger import InsufficientBalance, Wallet
 from domain.money import Money
 from domain.orders import ApiPlacement, Channel, Order, OrderPolicy, OrderStatus, OutTradeNoTaken
-from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
+from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import token_binding
 from domain.resellers import Reseller
 from domain.risk import HeldForReview
@@ -29,7 +30,7 @@ from domain.services.callbacks import Callbacks
 from domain.services.delivery import Delivery
 from domain.services.offers import Offer, chain_of, offers_on_sale
 from domain.services.redemption import open_unit
-from domain.services.sourcing import sellable_counts
+from domain.services.sourced_stock import sellable_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class ApiOrders:
     delivery: Delivery
     callbacks: Callbacks
     vault: CodeVault
+    jobs: BackgroundJobs
     clock: Clock
     policy: OrderPolicy
 
@@ -83,9 +85,11 @@ class ApiOrders:
         """The order for this request, and whether it was made now (False: the same request came before)."""
         request = ApiOrderRequest.parse(body, self.policy.max_quantity)
         reseller_id = reseller.id or 0
-        if (known := await self._same(reseller_id, request, actor)) is not None:
-            return _unless_held(known), False
         if request.callback_url:
+            # A repeat is answered before its URL is looked up again (a lookup failing now must not hide its order);
+            # without a URL, placing finds a repeat itself, in the reads it does anyway.
+            if (known := await self._same(reseller_id, request, actor)) is not None:
+                return _unless_held(known), False
             await self.callbacks.check_url(request.callback_url)
         placement = ApiPlacement(key.id or 0, request.out_trade_no, request.fingerprint, request.callback_url)
         try:
@@ -97,10 +101,12 @@ class ApiOrders:
                 request.recharge_account,
                 channel=Channel.API,
                 api=placement,
+                queue_delivery=False,
+                buyer=reseller,
             )
         except (OutTradeNoTaken, InsufficientBalance, OutOfStock):
-            # A duplicate raced this one and won, perhaps with the balance or stock this one needed: answer as
-            # a duplicate is answered (the order, or the conflict when the bodies differ), not with its refusal.
+            # Made before, or a duplicate raced this one and won (perhaps with the balance or stock this one needed):
+            # answered as a duplicate is (the order, or the conflict when the bodies differ), not with its refusal.
             if (known := await self._same(reseller_id, request, actor)) is not None:
                 return _unless_held(known), False
             raise
@@ -108,12 +114,11 @@ class ApiOrders:
             raise ValidationFailed({"sku": "unknown_sku"}) from None
         if order.status is OrderStatus.HELD:
             raise HeldForReview("held for the merchant's review", order_no=order.number)
-        if order.pooled:
-            # In the request: codes in the answer (the queue's delivery is then a no-op). Should a rule refuse it,
-            # the order is made and paid all the same: the queue or staff finish it; the caller sees it processing.
-            with contextlib.suppress(DomainError):
-                await self.delivery.deliver(order.id or 0)
-        return await self.get(reseller_id, order.number, actor), True
+        sku = normalize_sku(request.sku)
+        if not order.pooled:
+            await self.jobs.deliver_order(order.id or 0)
+            return ApiOrder(order, sku, []), True
+        return await self._delivered_now(order, sku, actor), True
 
     async def get(self, reseller_id: int, number: str, actor: Actor) -> ApiOrder:
         async with self.uow(read_only=True) as uow:
@@ -151,6 +156,34 @@ class ApiOrders:
                 token = self.vault.open(unit.token, binding=token_binding(order.number, unit.unit)).decode()
                 codes.append(DeliveredCode(secret, expires_at, token))
         return ApiOrder(order, product.sku if product else "", codes)
+
+    async def _delivered_now(self, order: Order, sku: str, actor: Actor) -> ApiOrder:
+        """A pool order is delivered in the request, its codes in the answer without being read back. Whatever stops
+        that, the order is made and paid all the same: the queue finishes it — asked here, or by the sweeper should
+        this process die first — or staff do; the caller sees it processing."""
+        try:
+            handed = await self.delivery.hand_over(order.id or 0, actor)
+        except DomainError:  # a rule refused it (staff acted on the order meanwhile, say)
+            await self.jobs.deliver_order(order.id or 0)
+            return await self.get(order.seller_id or 0, order.number, actor)
+        except Exception:
+            await self.jobs.deliver_order(order.id or 0)
+            raise
+        if handed is None:  # not the pool's alone (upstream sources): asked within the request, as far as they answer
+            await self.jobs.deliver_order(order.id or 0)
+            with contextlib.suppress(DomainError):
+                await self.delivery.deliver(order.id or 0)
+            return await self.get(order.seller_id or 0, order.number, actor)
+        delivered = handed.order
+        codes = [
+            DeliveredCode(
+                CardSecret.from_plaintext(self.vault.open(sold.code.sealed, binding=sold.code.binding)),
+                sold.expires_at,
+                self.vault.open(unit.token, binding=token_binding(delivered.number, unit.unit)).decode(),
+            )
+            for unit, sold in handed.units
+        ]
+        return ApiOrder(delivered, sku, codes)
 
     async def _handed_out(self, answer: ApiOrder, actor: Actor) -> ApiOrder:
         """Codes leaving in an API answer are written down, as every reveal is — once the reading connection is

@@ -14,8 +14,6 @@ from domain.audit import Actor
 from domain.bookkeeping import CLEARING
 from domain.catalog import normalize_sku
 from domain.errors import NotFound
-from domain.ledger import Wallet
-from domain.money import Money
 from domain.orders import (
     UNPAID,
     ApiPlacement,
@@ -25,6 +23,7 @@ from domain.orders import (
     OrderPolicy,
     OrderRequest,
     OrderStatus,
+    OutTradeNoTaken,
     SellerTerms,
     quantity_to_price,
 )
@@ -35,7 +34,7 @@ from domain.risk import Action, Attempt
 from domain.services.offers import Offer, chain_of, offers
 from domain.services.resellers import charge_wallet, find_reseller
 from domain.services.risk_gate import RiskGate
-from domain.services.sourcing import hold_stock
+from domain.services.sourced_stock import hold_stock
 
 BALANCE = "balance"  # the payment method's name on orders and payment rows
 
@@ -84,14 +83,20 @@ class BalancePayments:
         *,
         channel: Channel = Channel.PORTAL,
         api: ApiPlacement | None = None,
+        queue_delivery: bool = True,
+        buyer: Reseller | None = None,
     ) -> Order:
         """A reseller buys for itself at its own cost, paid from its wallet: placed, stock reserved, charged and
         paid in one transaction — not enough balance (InsufficientBalance) or stock (OutOfStock), or an
-        out_trade_no taken meanwhile (OutTradeNoTaken), leaves nothing behind. Its upstream levels earn their
-        margins when the order is delivered."""
+        out_trade_no taken already or meanwhile (OutTradeNoTaken), leaves nothing behind. Its upstream levels earn
+        their margins when the order is delivered. `queue_delivery=False`: the caller delivers the paid order itself
+        (or queues it, should it not). `buyer`: the reseller as the caller read it just now (the Open API, checking
+        the request's signature), not read again."""
         now = self.clock.now()
         async with self.uow() as uow:
-            reseller = await find_reseller(uow, reseller_id)
+            if api is not None and await uow.orders.by_out_trade_no(reseller_id, api.out_trade_no) is not None:
+                raise OutTradeNoTaken(f"out_trade_no {api.out_trade_no} is taken")
+            reseller = buyer if buyer is not None and buyer.id == reseller_id else await find_reseller(uow, reseller_id)
             chain = await chain_of(uow, reseller)
             check_active(chain)
             offer = await _offer(uow, reseller, sku, quantity_to_price(quantity, self.policy), chain)
@@ -112,7 +117,7 @@ class BalancePayments:
                 await uow.commit()
         if decision.refused:
             await self.risk.refuse(decision)
-        if order.status is OrderStatus.PAID:
+        if order.status is OrderStatus.PAID and queue_delivery:
             await self.jobs.deliver_order(order.id or 0)
         return order
 
@@ -125,15 +130,22 @@ class BalancePayments:
 
 
 async def _place_paid(uow: UnitOfWork, order: Order, reseller: Reseller, now: datetime, actor: Actor) -> Order:
-    """Hold stock for the order, store it (if new) and charge the wallet for it, all in the caller's transaction."""
-    # The wallet first (locked until commit): an order it cannot pay for never holds codes meanwhile.
-    balance = Money(await uow.ledger.balance(reseller.wallet, lock=True), order.total.currency)
-    Wallet(balance, reseller.credit_limit).check_can_spend(order.total)
-    await hold_stock(uow, order, now)
+    """Store the order paid, charge the wallet for it and hold its stock, all in the caller's transaction (nothing
+    of it stays should one step refuse)."""
     order.await_payment(now)
+    _paid(order, now, actor)
     if order.id is None:
-        order = await uow.orders.add(order)
-    await _charge(uow, order, reseller, now, actor)
+        order = await uow.orders.add(order)  # stored once, paid; a duplicate out_trade_no waits here for this one
+    else:
+        await uow.orders.save(order)
+    # The wallet before the stock: an order it cannot pay for never holds codes meanwhile. Its row is locked from
+    # the charge on, so charges of one reseller queue for the few statements left before commit.
+    charge = await charge_wallet(
+        uow, reseller, order.total, CLEARING, now=now, actor=actor.name, reference=order.number, memo=order.product_name
+    )
+    await hold_stock(uow, order, now)
+    notice = PaymentNotice(BALANCE, order.number, f"posting:{charge.id}", order.total)
+    await uow.orders.record_payment(order.id or 0, notice, now)
     return order
 
 
@@ -141,7 +153,7 @@ async def _offer(
     uow: UnitOfWork, reseller: Reseller, sku: str, quantity: int, chain: list[Reseller] | None = None
 ) -> Offer:
     """The product on sale by `sku` with the chain's costs for `quantity` units, if the reseller may sell it."""
-    product = await uow.products.by_sku(normalize_sku(sku))
+    product = await uow.products.by_sku(normalize_sku(sku), lock=False)  # buyers of one product queue for nothing
     chain = chain or await chain_of(uow, reseller)
     offer = (
         (await offers(uow, chain, [product], quantity)).get(product.id or 0) if product and product.on_sale else None
@@ -158,6 +170,10 @@ async def _charge(uow: UnitOfWork, order: Order, reseller: Reseller, now: dateti
     )
     notice = PaymentNotice(BALANCE, order.number, f"posting:{charge.id}", order.total)
     await uow.orders.record_payment(order.id or 0, notice, now)
+    _paid(order, now, actor)
+    await uow.orders.save(order)
+
+
+def _paid(order: Order, now: datetime, actor: Actor) -> None:
     order.record(now, "payment_received", actor.name, {"gateway": BALANCE, "amount": order.total.minor})
     order.confirm_payment(order.total, BALANCE, now, reserved=True)
-    await uow.orders.save(order)

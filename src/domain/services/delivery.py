@@ -13,14 +13,15 @@ from datetime import datetime, timedelta
 
 from domain import bookkeeping
 from domain.audit import Actor, AuditEntry
-from domain.codepool import CardSecret
+from domain.codepool import CardSecret, SoldCode
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.money import Money
 from domain.operations import Nudges
-from domain.orders import Order, OrderStatus
+from domain.orders import CALLBACK_STATUSES, Order, OrderStatus
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit, content_binding, new_token, token_binding, token_hash
-from domain.services.sourcing import Sourcing, check_nothing_open_upstream, pool_codes
+from domain.services.sourced_stock import check_nothing_open_upstream, pool_codes
+from domain.services.sourcing import Sourcing
 
 # A paid order not delivered after this long has lost its message (or its worker): send it again (and
 # again, backing off, while it stays undelivered).
@@ -29,6 +30,14 @@ REDELIVER_AFTER = timedelta(seconds=5)
 
 class NothingToFulfil(DomainError):
     code = "nothing_to_fulfil"
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    """What `hand_over` delivered: the order as it left it, and each unit delivered with its (sealed) code."""
+
+    order: Order
+    units: list[tuple[DeliveredUnit, SoldCode]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,37 @@ class Delivery:
             if (order.status, order.delivered_units) == before and order.status is not OrderStatus.DELIVERING:
                 return  # asked about what upstreams hold, and nothing came of it: nobody to tell
         await self._announce(order)
+
+    async def upstream_called_back(self, upstream_id: int, out_trade_no: str) -> None:
+        """An upstream's webhook (signature checked by the caller) names one of our orders there: that order is
+        delivered (see Sourcing.upstream_called_back); what it sends comes here."""
+        if self.sourcing is None:
+            raise NotFound(f"no order placed upstream as {out_trade_no}")
+        await self.sourcing.upstream_called_back(upstream_id, out_trade_no, self)
+
+    async def hand_over(self, order_id: int, reader: Actor) -> HandedOver | None:
+        """Deliver a paid order from the pool now, for a caller that hands its codes on at once (the Open API's
+        answer): the order as delivered and each unit with its code come back, and the codes leaving are written
+        to the timeline and the audit log in the delivery's own transaction. None — nothing done — for an order the
+        pool alone does not deliver (upstream sources) or that is not paid and waiting: `deliver` settles those."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None or order.status is not OrderStatus.PAID or order.attention is not None or not order.pooled:
+                return None
+            if self.sourcing is not None and any(
+                not source.is_pool for source in await uow.suppliers.sources(order.product_id)
+            ):
+                return None
+            units = await self._from_pool(uow, order, now, Actor.system())
+            if units:
+                order.record(now, "codes_sent_by_api", reader.name, {"units": len(units)})
+                details = {"units": len(units), "key": reader.name}
+                await uow.audit.record(AuditEntry(now, reader, "code.api_read", order.number, details))
+            await uow.orders.save(order)
+            await uow.commit()
+        await self._announce(order)
+        return HandedOver(order, units)
 
     async def receive(
         self,
@@ -190,26 +230,29 @@ class Delivery:
         return order
 
     async def _announce(self, order: Order) -> None:
-        """After a delivery: the buyer's mail (when one is due), and the API caller's callback (when it gave one)."""
+        """After a delivery: the buyer's mail (when one is due), and the API caller's callback (when it gave one and
+        the order reached an outcome it is called back about — not while it is still being delivered)."""
         if order.delivered_units and order.notification == "pending":
             await self.jobs.notify_buyer(order.id or 0)
-        if order.calls_back:
+        if order.calls_back and order.status in CALLBACK_STATUSES:
             await self.jobs.call_back(order.id or 0)
 
     async def _from_pool(
         self, uow: UnitOfWork, order: Order, now: datetime, actor: Actor, *, more_to_come: bool = False
-    ) -> None:
-        """Sell what the order holds in the pool; `more_to_come`: upstream sources are asked for the rest."""
+    ) -> list[tuple[DeliveredUnit, SoldCode]]:
+        """Sell what the order holds in the pool; `more_to_come`: upstream sources are asked for the rest. Returns
+        each unit delivered with its code."""
         if order.status is not OrderStatus.DELIVERING:
             order.start_delivery(now, actor.name)
         sold = await uow.codes.sell(order.holder, now)
         first = order.delivered_units + 1
-        units = [self._unit(order, first + i, now, actor, code_id=code_id) for i, code_id in enumerate(sold)]
+        units = [self._unit(order, first + i, now, actor, code_id=code.code.id) for i, code in enumerate(sold)]
         await uow.deliveries.add(units)
-        await _book_sale(uow, order, len(units), Money(await uow.codes.unit_costs(sold)), now, actor)
+        await _book_sale(uow, order, len(units), Money(sum(code.unit_cost.minor for code in sold)), now, actor)
         if units and more_to_come:
             order.record(now, "delivered_by_source", details={"source": "pool", "units": len(units)})
         order.units_delivered(len(units), now, actor.name, more_to_come=more_to_come)
+        return list(zip(units, sold, strict=True))
 
     def _unit(
         self,

@@ -14,7 +14,7 @@ from domain.audit import Actor, AuditEntry
 from domain.codepool import Sealed
 from domain.ports import BackgroundJobs, Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import content_binding, token_binding
-from domain.services import api_keys, sourcing
+from domain.services import api_keys, upstreams
 
 STEP = 1000
 
@@ -107,9 +107,9 @@ class KeyRotation:
         renewed = [
             replace(
                 upstream,
-                secret=self._renew(upstream.secret, sourcing.secret_binding(upstream.name)),
+                secret=self._renew(upstream.secret, upstreams.secret_binding(upstream.name)),
                 webhook_secret=(
-                    self._renew(upstream.webhook_secret, sourcing.webhook_binding(upstream.name))
+                    self._renew(upstream.webhook_secret, upstreams.webhook_binding(upstream.name))
                     if upstream.webhook_secret
                     else None
                 ),

@@ -70,7 +70,7 @@ async def offers(
     paying more than the level below it pays (that product is not sold through this chain until prices agree;
     `sellable_only=False` keeps it, for a parent to set the price that mends it)."""
     top = chain[0]
-    audiences = await uow.prices.audiences([p.id for p in products if p.id is not None])
+    audiences, lists = await uow.prices.terms([p for p in products if p.id is not None])
     visible = [
         p
         for p in products
@@ -78,8 +78,8 @@ async def offers(
     ]
     if not visible:
         return {}
-    lists = await uow.prices.price_lists(visible)
-    tier_names = {tier.id: tier.name for tier in await uow.prices.tiers()}
+    tiered = any(reseller.tier_id is not None for reseller in chain)
+    tier_names = {tier.id: tier.name for tier in await uow.prices.tiers()} if tiered else {}
     set_prices = [await uow.prices.reseller_prices(r.id or 0) if r.parent_id is not None else {} for r in chain]
     ids = tuple(reseller.id or 0 for reseller in chain)
     found: dict[int, Offer] = {}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain import bookkeeping
-from domain.audit import Actor, AuditEntry
+from domain.audit import Actor, AuditEntry, staff_reason
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import AccountKind
 from domain.money import Money
@@ -14,10 +14,8 @@ from domain.orders import UNPAID, IllegalOrderTransition, Order, OrderEvent, Ord
 from domain.paging import Page, PageRequest
 from domain.ports import BackgroundJobs, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.redemption import DeliveredUnit
-from domain.services.sourcing import check_nothing_open_upstream
+from domain.services.sourced_stock import check_nothing_open_upstream
 from domain.suppliers import PlacedUpstream
-
-REASON_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +77,7 @@ class OrderDesk:
         return await self._end(order_id, OrderStatus.CANCELLED, reason, actor, held=True)
 
     async def _end(self, order_id: int, status: OrderStatus, reason: str, actor: Actor, *, held: bool = False) -> Order:
-        reason = _reason(reason)
+        reason = staff_reason(reason)
         now = self.clock.now()
         async with self.uow() as uow:
             order = await _order(uow, order_id)
@@ -99,7 +97,7 @@ class OrderDesk:
 
     async def return_extra_payment(self, order_id: int, reason: str, actor: Actor) -> Order:
         """Record that a second payment for the order was given back (in the gateway's console)."""
-        reason = _reason(reason)
+        reason = staff_reason(reason)
         async with self.uow() as uow:
             order = await _order(uow, order_id)
             returned = order.extra_payment_returned(self.clock.now(), reason, actor.name)
@@ -143,12 +141,3 @@ async def _order(uow: UnitOfWork, order_id: int) -> Order:
     if order is None:
         raise NotFound(f"no order #{order_id}")
     return order
-
-
-def _reason(text: str) -> str:
-    reason = (text or "").strip()
-    if not reason:
-        raise ValidationFailed({"reason": "required"})
-    if len(reason) > REASON_MAX:
-        raise ValidationFailed({"reason": "too_long"})
-    return reason

@@ -18,18 +18,20 @@ from domain.orders import (
     NotForSale,
     Order,
     OrderPolicy,
+    OrderQuery,
     OrderRequest,
     OrderStatus,
     SellerTerms,
     TooManyUnpaid,
     check_unpaid_cap,
 )
+from domain.paging import PageRequest
 from domain.payments import PaymentNotice, PaymentRejected, PaymentRequest
 from domain.ports import BackgroundJobs, Clock, CodeVault, PaymentGateway, Signer, UnitOfWork, UnitOfWorkFactory
 from domain.risk import Action, Attempt, AttemptKind
 from domain.services.redemption import order_tokens
 from domain.services.risk_gate import RiskGate
-from domain.services.sourcing import hold_stock, hold_stock_again
+from domain.services.sourced_stock import hold_stock, hold_stock_again
 
 ORDER_PAGE = "order-page"
 
@@ -209,11 +211,12 @@ class Ordering:
         return order, self.page_key(order)
 
     async def expire_due(self, limit: int = 200) -> int:
-        """Unpaid orders past their payment window expire and give their stock back."""
+        """Unpaid orders past their payment window expire and give their stock back; orders held for review that
+        nobody approved or rejected within the review window are cancelled. How many orders ended."""
         now = self.clock.now()
         async with self.uow(read_only=True) as uow:
             due = await uow.orders.due_to_expire(now, limit)
-        expired = 0
+        ended = await self._cancel_unreviewed(now, limit)
         for order_id in due:
             async with self.uow() as uow:
                 order = await uow.orders.get(order_id)
@@ -223,8 +226,31 @@ class Ordering:
                 await uow.codes.release(order.holder, now)
                 await uow.orders.save(order)
                 await uow.commit()
-                expired += 1
-        return expired
+                ended += 1
+        return ended
+
+    async def _cancel_unreviewed(self, now: datetime, limit: int) -> int:
+        """Held orders nobody decided on in time are cancelled as a rejection is: on the timeline and in the audit
+        log (as the system), and an API caller is called back."""
+        window = self.policy.review_window
+        async with self.uow(read_only=True) as uow:
+            held = OrderQuery(status=OrderStatus.HELD, placed_before=now - window)
+            waiting = (await uow.orders.search(held, PageRequest(1, limit))).items
+        cancelled = 0
+        for waited in waiting:
+            async with self.uow() as uow:
+                order = await uow.orders.get(waited.id or 0)
+                if order is None or not order.is_unreviewed(now, window):
+                    continue  # decided meanwhile
+                order.review_lapsed(now)
+                await uow.orders.save(order)
+                details = {"reason": "not_reviewed_in_time"}
+                await uow.audit.record(AuditEntry(now, Actor.system(), "order.reject", order.number, details))
+                await uow.commit()
+            cancelled += 1
+            if order.calls_back:
+                await self.jobs.call_back(order.id or 0)
+        return cancelled
 
     async def _audit_rejection(self, order_number: str, reason: str) -> None:
         async with self.uow() as uow:

@@ -191,11 +191,10 @@ async def charge_wallet(
     memo: str = "",
 ) -> Posting:
     """Take `amount` from the reseller's wallet for `to` inside the caller's transaction, or raise
-    InsufficientBalance. The wallet stays locked until commit, so concurrent charges queue and together
-    never spend past the credit limit."""
-    balance = await uow.ledger.balance(reseller.wallet, lock=True)
-    Wallet(Money(balance, amount.currency), reseller.credit_limit).check_can_spend(amount)
-    return await uow.ledger.post(
+    InsufficientBalance — the caller's transaction then ends without commit. The charge is written, then checked:
+    the wallet stays locked from that write until commit, so concurrent charges queue and together never spend past
+    the credit limit."""
+    posting, balance = await uow.ledger.post_and_balance(
         Posting.of(
             now,
             "purchase",
@@ -203,8 +202,11 @@ async def charge_wallet(
             memo=memo,
             actor=actor,
             reference=reference,
-        )
+        ),
+        reseller.wallet,
     )
+    Wallet(Money(balance + amount.minor, amount.currency), reseller.credit_limit).check_can_spend(amount)
+    return posting
 
 
 async def save_terms(uow: UnitOfWork, reseller: Reseller) -> None:

@@ -20,7 +20,7 @@ from domain.resellers import Reseller, ResellerDisabled, check_active
 from domain.services.offers import Offer, chain_of, offers, offers_on_sale
 from domain.services.ordering import NoSuchOrder, Ordering
 from domain.services.resellers import find_reseller
-from domain.services.sourcing import sellable_counts
+from domain.services.sourced_stock import sellable_counts
 from domain.shops import Shop, ShopDraft, ShopItem, logo_type
 
 MAX_PRODUCTS = 200

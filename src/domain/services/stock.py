@@ -10,7 +10,7 @@ from domain.catalog import POOLED_KINDS, Product
 from domain.codepool import Batch, BatchDetails, CardSecret, CodeState, Sealed, StockCounts, binding
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.ports import Clock, CodeVault, UnitOfWork, UnitOfWorkFactory
-from domain.services.sourcing import sellable_counts
+from domain.services.sourced_stock import sellable_counts
 
 LOW_STOCK = 10  # the dashboard warns when an on-sale product has fewer codes than this
 
@@ -131,7 +131,7 @@ class Stock:
             return await uow.codes.available_counts(product_ids) if product_ids else {}
 
     async def sellable(self, product_ids: list[int]) -> dict[int, int]:
-        """Units buyers may order now: the pool's and the upstream sources' (see sourcing.sellable_counts)."""
+        """Units buyers may order now: the pool's and the upstream sources' (see sourced_stock.sellable_counts)."""
         async with self.uow(read_only=True) as uow:
             return await sellable_counts(uow, product_ids)
 

@@ -264,7 +264,7 @@ class SourcesForm:
     cost_ceiling: Many = ""
 
     def rows(self) -> list[tuple[str, str, str]]:
-        """("pool" | an upstream's id, its SKU there, the ceiling) per row, as Sourcing.set_sources takes them."""
+        """("pool" | an upstream's id, its SKU there, the ceiling) per row, as Upstreams.set_sources takes them."""
         sources, ceilings = many(self.source), many(self.cost_ceiling)
         ceilings = ceilings + [""] * (len(sources) - len(ceilings))
         rows = []

@@ -16,7 +16,7 @@ from domain.paging import PageRequest
 from domain.services.delivery import Delivery
 from domain.services.order_desk import OrderDesk
 from domain.services.ordering import Ordering
-from domain.services.sourcing import Sourcing
+from domain.services.upstream_desk import UpstreamDesk
 from domain.staff import Permission
 from web.auth import actor, requires
 from web.controllers.forms import Form, FulfilForm, ReasonForm
@@ -124,12 +124,12 @@ class OrderController(Controller):
         order_id: RowId,
         upstream_order_id: RowId,
         data: Form[ReasonForm],
-        sourcing: NamedDependency[Sourcing],
+        upstream_desk: NamedDependency[UpstreamDesk],
         order_desk: NamedDependency[OrderDesk],
     ) -> Template:
         """Stop waiting for an order placed upstream: then the order can be refunded, delivered by hand or sent to
         its sources again; codes it sends after all go to the pool."""
-        await sourcing.abandon(order_id, upstream_order_id, data.reason, actor(request))
+        await upstream_desk.abandon(order_id, upstream_order_id, data.reason, actor(request))
         return await self._file(order_id, order_desk)
 
     @post("/{order_id:int}/source-again", guards=[requires(Permission.MANAGE_ORDERS)], status_code=200)
@@ -137,10 +137,10 @@ class OrderController(Controller):
         self,
         request: HTMXRequest,
         order_id: RowId,
-        sourcing: NamedDependency[Sourcing],
+        upstream_desk: NamedDependency[UpstreamDesk],
         order_desk: NamedDependency[OrderDesk],
     ) -> Template:
-        await sourcing.source_again(order_id, actor(request))
+        await upstream_desk.source_again(order_id, actor(request))
         return await self._file(order_id, order_desk)
 
     @post("/{order_id:int}/resend", guards=[requires(Permission.MANAGE_ORDERS)], status_code=200)

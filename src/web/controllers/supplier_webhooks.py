@@ -13,7 +13,8 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
 from domain.errors import ValidationFailed
-from domain.services.sourcing import Sourcing
+from domain.services.delivery import Delivery
+from domain.services.upstreams import Upstreams
 from domain.webhooks import verify
 from web.controllers.params import RowId
 
@@ -30,12 +31,16 @@ class SupplierWebhookController(Controller):
 
     @post("/{upstream_id:int}/webhook", status_code=200)  # the answers below set their own
     async def webhook(
-        self, request: Request[Any, Any, Any], upstream_id: RowId, sourcing: NamedDependency[Sourcing]
+        self,
+        request: Request[Any, Any, Any],
+        upstream_id: RowId,
+        upstreams: NamedDependency[Upstreams],
+        delivery: NamedDependency[Delivery],
     ) -> Response[Any]:
         """204 once the order is on its way to being delivered; 401 for a wrong or stale signature (or an upstream
         we hold no webhook secret for); 404 for an upstream or an order we do not know."""
         body = await request.body()
-        secret = await sourcing.webhook_secret(upstream_id)
+        secret = await upstreams.webhook_secret(upstream_id)
         headers = request.headers
         signed = secret is not None and verify(
             secret,
@@ -48,7 +53,7 @@ class SupplierWebhookController(Controller):
         if not signed:
             log.warning("upstream webhook refused", upstream=upstream_id)
             return Response({"error": {"code": "invalid_signature"}}, status_code=401)
-        await sourcing.upstream_called_back(upstream_id, _out_trade_no(body))
+        await delivery.upstream_called_back(upstream_id, _out_trade_no(body))
         return Response(None, status_code=204)
 
 

@@ -14,8 +14,9 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from domain.services.catalog import Catalog
-from domain.services.sourcing import MAX_SOURCES, Sourcing
+from domain.services.upstreams import Upstreams
 from domain.staff import Permission
+from domain.suppliers import MAX_SOURCES
 from web.auth import actor, requires
 from web.controllers.auth import go
 from web.controllers.forms import Form, SourcesForm, UpstreamForm
@@ -31,54 +32,54 @@ class SupplierController(Controller):
     guards = [requires(Permission.VIEW_CATALOG)]  # noqa: RUF012 — Litestar reads this class attribute
 
     @get("/suppliers")
-    async def upstreams(self, sourcing: NamedDependency[Sourcing]) -> Template:
-        listed = Counter(listing.upstream_id for listing in await sourcing.listings())
-        return Template("suppliers/list.html", context={"upstreams": await sourcing.upstreams(), "listed": listed})
+    async def upstreams(self, upstreams: NamedDependency[Upstreams]) -> Template:
+        listed = Counter(listing.upstream_id for listing in await upstreams.listings())
+        return Template("suppliers/list.html", context={"upstreams": await upstreams.all(), "listed": listed})
 
     @post("/suppliers", guards=MANAGE, status_code=200)
     async def add(
-        self, request: HTMXRequest, data: Form[UpstreamForm], sourcing: NamedDependency[Sourcing]
+        self, request: HTMXRequest, data: Form[UpstreamForm], upstreams: NamedDependency[Upstreams]
     ) -> Response[Any]:
         """An upstream where the merchant holds an API key; its catalog is synced next, on its page."""
-        upstream = await sourcing.add_upstream(
+        upstream = await upstreams.add(
             data.name, data.base_url, data.key_id, data.secret, data.webhook_secret, actor(request)
         )
         flash(request, translate(locale_of(request), "supplier.added", name=upstream.name), "success")
         return go(request, f"/admin/suppliers/{upstream.id}")
 
     @get("/suppliers/{upstream_id:int}")
-    async def upstream(self, upstream_id: RowId, sourcing: NamedDependency[Sourcing]) -> Template:
-        context = {"upstream": await sourcing.upstream(upstream_id), "listings": await sourcing.listings(upstream_id)}
+    async def upstream(self, upstream_id: RowId, upstreams: NamedDependency[Upstreams]) -> Template:
+        context = {"upstream": await upstreams.get(upstream_id), "listings": await upstreams.listings(upstream_id)}
         return Template("suppliers/detail.html", context=context)
 
     @post("/suppliers/{upstream_id:int}/sync", guards=MANAGE, status_code=200)
     async def sync(
-        self, request: HTMXRequest, upstream_id: RowId, sourcing: NamedDependency[Sourcing]
+        self, request: HTMXRequest, upstream_id: RowId, upstreams: NamedDependency[Upstreams]
     ) -> Response[Any]:
         """The upstream's catalog now; an upstream that does not answer, or refuses, says so in place."""
-        listings = await sourcing.sync(upstream_id, actor(request))
+        listings = await upstreams.sync(upstream_id, actor(request))
         flash(request, translate(locale_of(request), "supplier.synced", count=len(listings)), "success")
         return go(request, f"/admin/suppliers/{upstream_id}")
 
     @get("/products/{product_id:int}/sources")
     async def sources(
-        self, product_id: RowId, catalog: NamedDependency[Catalog], sourcing: NamedDependency[Sourcing]
+        self, product_id: RowId, catalog: NamedDependency[Catalog], upstreams: NamedDependency[Upstreams]
     ) -> Template:
         """The product's sources in order, each row chosen from the upstreams' synced catalogs."""
-        sources = await sourcing.sources(product_id)
+        sources = await upstreams.sources(product_id)
         context = {
             "product": await catalog.get(product_id),
             "sources": sources,
             "rows": [*sources, *[None] * (MAX_SOURCES - len(sources))],
-            "upstreams": {u.id: u for u in await sourcing.upstreams()},
-            "listings": await sourcing.listings(),
+            "upstreams": {u.id: u for u in await upstreams.all()},
+            "listings": await upstreams.listings(),
         }
         return Template("suppliers/sources.html", context=context)
 
     @post("/products/{product_id:int}/sources", guards=MANAGE, status_code=200)
     async def set_sources(
-        self, request: HTMXRequest, product_id: RowId, data: Form[SourcesForm], sourcing: NamedDependency[Sourcing]
+        self, request: HTMXRequest, product_id: RowId, data: Form[SourcesForm], upstreams: NamedDependency[Upstreams]
     ) -> Response[Any]:
-        await sourcing.set_sources(product_id, data.rows(), actor(request))
+        await upstreams.set_sources(product_id, data.rows(), actor(request))
         flash(request, translate(locale_of(request), "sources.saved"), "success")
         return go(request, f"/admin/products/{product_id}/sources")
