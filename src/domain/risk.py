@@ -5,7 +5,8 @@ How a verdict is reached:
 - a block-list entry that matches blocks, whatever else matched (what else matched is kept all the same);
 - otherwise an allow-list entry or a matching "allow" rule exempts the attempt from every other rule;
 - otherwise the gravest action among the matching rules wins (allow < challenge < review < block).
-The score is the sum of the matching rules' scores: staff see it beside the reasons; it decides nothing.
+The score is the sum of the matching rules' scores: staff see it beside the reasons, and the review queue shows
+the riskiest first; it decides nothing.
 
 Counting rules (velocity, bursts of low-value orders, daily caps) need shared counters. The service records the
 attempt under each counting rule's key first (`counts_for` → the Counters port), then judges with the totals it
